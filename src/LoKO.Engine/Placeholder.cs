@@ -1,0 +1,2 @@
+namespace LoKO.Engine;
+internal static class Placeholder { }
