@@ -1,0 +1,152 @@
+using Google.Protobuf;
+using LoKO.Engine.Onnx.Ops;
+using Onnx;
+using static TorchSharp.torch;
+
+namespace LoKO.Engine.Onnx;
+
+/// <summary>
+/// A parsed, validated ONNX graph: nodes in topological order, initializers (and folded Constant
+/// nodes) as frozen tensors. Everything that can be checked without inputs is checked here, so a bad
+/// file fails at load, not at the first request.
+/// </summary>
+public sealed class OnnxGraph : IDisposable
+{
+    OnnxGraph(string name, long opset, List<OnnxNode> nodes, Dictionary<string, Tensor> initializers,
+              List<GraphValue> inputs, List<GraphValue> outputs)
+    {
+        Name = name;
+        Opset = opset;
+        Nodes = nodes;
+        Initializers = initializers;
+        Inputs = inputs;
+        Outputs = outputs;
+    }
+
+    public string Name { get; }
+    /// <summary>Version of the default ("ai.onnx") operator set the model was exported with.</summary>
+    public long Opset { get; }
+    public IReadOnlyList<OnnxNode> Nodes { get; }
+    public IReadOnlyDictionary<string, Tensor> Initializers { get; }
+    /// <summary>Inputs the caller must feed (graph inputs that are not initializers).</summary>
+    public IReadOnlyList<GraphValue> Inputs { get; }
+    public IReadOnlyList<GraphValue> Outputs { get; }
+
+    public static OnnxGraph Load(string path, string? name = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"ONNX model file not found: {path}", path);
+        using var stream = File.OpenRead(path);
+        return Load(stream, name ?? Path.GetFileNameWithoutExtension(path));
+    }
+
+    public static OnnxGraph Load(Stream stream, string name)
+    {
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new OnnxModelException($"'{name}' is not a valid ONNX model file (truncated or corrupt): {e.Message}", e);
+        }
+        return FromProto(model, name);
+    }
+
+    public static OnnxGraph FromProto(ModelProto model, string name)
+    {
+        var graph = model.Graph;
+        if (graph is null || graph.Node.Count == 0)
+            throw new OnnxModelException($"'{name}' holds no graph (is it an ONNX model file?)");
+        var opsetImport = model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx");
+        // IR version 3 files without an opset import predate opset versioning; treat as opset 1.
+        long opset = opsetImport?.Version ?? 1;
+
+        var initializers = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var init in graph.Initializer)
+                initializers[init.Name] = TensorProtoConverter.ToTensor(init, $"initializer '{init.Name}'");
+
+            var nodes = new List<OnnxNode>();
+            foreach (var proto in graph.Node)
+            {
+                var node = new OnnxNode(proto, 0);
+                if (node.Domain != "")
+                    throw OnnxModelException.AtNode(node, opset, $"operator domain '{node.Domain}' is not supported");
+                if (!OpRegistry.TryGet(node.OpType, out var kernel))
+                    throw OnnxModelException.AtNode(node, opset, "operator is not supported");
+                if (opset < kernel.SinceOpset)
+                    throw OnnxModelException.AtNode(node, opset, $"supported from opset {kernel.SinceOpset} only");
+                if (node.OpType == "Constant")
+                {
+                    // Fold constants once at load instead of rebuilding them on every forward.
+                    initializers[node.Outputs[0]] = ConstantValue(node, opset);
+                    continue;
+                }
+                nodes.Add(node);
+            }
+
+            var inputs = graph.Input.Where(i => !initializers.ContainsKey(i.Name)).Select(GraphValue.From).ToList();
+            var outputs = graph.Output.Select(GraphValue.From).ToList();
+            var sorted = TopologicalOrder(nodes, inputs.Select(i => i.Name).Concat(initializers.Keys), opset);
+            foreach (var o in outputs)
+                if (!initializers.ContainsKey(o.Name) && !sorted.Any(n => n.Outputs.Contains(o.Name)))
+                    throw new OnnxModelException($"'{name}': graph output '{o.Name}' is not produced by any node");
+            return new OnnxGraph(name, opset, sorted, initializers, inputs, outputs);
+        }
+        catch
+        {
+            foreach (var t in initializers.Values) t.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Kahn's order, re-indexing nodes; names the first node whose input nothing produces.</summary>
+    static List<OnnxNode> TopologicalOrder(List<OnnxNode> nodes, IEnumerable<string> available, long opset)
+    {
+        var known = new HashSet<string>(available) { "" };
+        var pending = new List<OnnxNode>(nodes);
+        var ordered = new List<OnnxNode>(nodes.Count);
+        while (pending.Count > 0)
+        {
+            int before = ordered.Count;
+            var next = new List<OnnxNode>();
+            foreach (var n in pending)
+            {
+                if (n.Inputs.All(known.Contains))
+                {
+                    ordered.Add(n);
+                    foreach (var o in n.Outputs) known.Add(o);
+                }
+                else next.Add(n);
+            }
+            if (ordered.Count == before)
+            {
+                var stuck = next[0];
+                var missing = stuck.Inputs.First(i => !known.Contains(i) && !next.Any(n => n.Outputs.Contains(i)));
+                throw OnnxModelException.AtNode(stuck, opset, missing is null
+                    ? "the graph has a cycle"
+                    : $"input '{missing}' is not produced by any node, graph input or initializer");
+            }
+            pending = next;
+        }
+        return [.. ordered.Select((n, i) => n.Reindexed(i))];
+    }
+
+    static Tensor ConstantValue(OnnxNode node, long opset)
+    {
+        var what = $"Constant '{node.Name}'";
+        if (node.TensorAttribute("value") is { } t) return TensorProtoConverter.ToTensor(t, what);
+        if (node.HasAttribute("value_float")) return tensor(node.Float("value_float", 0));
+        if (node.Floats("value_floats") is { } fs) return tensor(fs);
+        if (node.HasAttribute("value_int")) return tensor(node.Int("value_int", 0));
+        if (node.Ints("value_ints") is { } ls) return tensor(ls);
+        throw OnnxModelException.AtNode(node, opset, "Constant without a supported value attribute");
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in Initializers.Values) t.Dispose();
+    }
+}
