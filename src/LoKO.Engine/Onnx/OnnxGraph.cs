@@ -66,7 +66,8 @@ public sealed class OnnxGraph : IDisposable
         try
         {
             foreach (var init in graph.Initializer)
-                initializers[init.Name] = TensorProtoConverter.ToTensor(init, $"initializer '{init.Name}'");
+                // Initializers live as long as the graph, whatever dispose scope the caller loads it in.
+                initializers[init.Name] = TensorProtoConverter.ToTensor(init, $"initializer '{init.Name}'").DetachFromDisposeScope();
 
             var nodes = new List<OnnxNode>();
             foreach (var proto in graph.Node)
@@ -81,7 +82,7 @@ public sealed class OnnxGraph : IDisposable
                 if (node.OpType == "Constant")
                 {
                     // Fold constants once at load instead of rebuilding them on every forward.
-                    initializers[node.Outputs[0]] = ConstantValue(node, opset);
+                    initializers[node.Outputs[0]] = ConstantValue(node, opset).DetachFromDisposeScope();
                     continue;
                 }
                 nodes.Add(node);

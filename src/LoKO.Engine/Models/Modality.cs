@@ -1,0 +1,3 @@
+namespace LoKO.Engine.Models;
+
+public enum Modality { Text, Image }

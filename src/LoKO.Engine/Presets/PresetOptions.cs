@@ -1,0 +1,15 @@
+using static TorchSharp.torch;
+
+namespace LoKO.Engine.Presets;
+
+/// <summary>Settings of a preset base model.</summary>
+public sealed record PresetOptions
+{
+    /// <summary>Text: tokens per example, [CLS] and [SEP] included; longer texts are truncated.</summary>
+    public int MaxTokens { get; init; } = 128;
+
+    /// <summary>Images: side of the square input every image is resized to.</summary>
+    public int ImageSize { get; init; } = 224;
+
+    public Device? Device { get; init; }
+}
