@@ -1,0 +1,106 @@
+using System.Globalization;
+using LoKO.Engine.Checkpoints;
+using static TorchSharp.torch;
+
+namespace LoKO.Engine.Filter;
+
+/// <summary>
+/// Everything the LoKO filter carries between steps: θ (the adapter's, shared, not owned), the diagonal
+/// covariance p (same layout as θ), the per-example observation noise R (C×C, float64), counters, and
+/// the divergence guard's windows and last good snapshot. Saved to and loaded from safetensors exactly.
+/// </summary>
+public sealed class KalmanState : IDisposable
+{
+    public KalmanState(Tensor theta) => Theta = theta;
+
+    public Tensor Theta { get; }
+    /// <summary>Diagonal of P; null until the first step initialises it.</summary>
+    public Tensor? P { get; internal set; }
+    /// <summary>Observation noise of one example (C×C); null until the first step fixes C.</summary>
+    public Tensor? R { get; internal set; }
+
+    public long Steps { get; internal set; }
+    public long Applied { get; internal set; }
+    public long Rejected { get; internal set; }
+    public long GuardEvents { get; internal set; }
+
+    // Guard: the current window's sums and the best window's mean loss.
+    internal int WindowCount { get; set; }
+    internal double WindowLoss { get; set; }
+    internal double WindowInnovation { get; set; }
+    internal double BestWindowLoss { get; set; } = double.PositiveInfinity;
+    internal Tensor? GoodTheta { get; set; }
+    internal Tensor? GoodP { get; set; }
+    internal Tensor? GoodR { get; set; }
+
+    // Bounded P₀: squared gradients gathered so far during warm-up.
+    internal Tensor? WarmupSquaredGradients { get; set; }
+    internal int WarmupSeen { get; set; }
+
+    public void Save(Stream stream)
+    {
+        var tensors = new Dictionary<string, Tensor> { ["theta"] = Theta.detach() };
+        void Put(string name, Tensor? t) { if (t is not null) tensors[name] = t; }
+        Put("p", P);
+        Put("r", R);
+        Put("guard.theta", GoodTheta);
+        Put("guard.p", GoodP);
+        Put("guard.r", GoodR);
+        Put("warmup.g2", WarmupSquaredGradients);
+        var meta = new Dictionary<string, string>
+        {
+            ["steps"] = Steps.ToString(CultureInfo.InvariantCulture),
+            ["applied"] = Applied.ToString(CultureInfo.InvariantCulture),
+            ["rejected"] = Rejected.ToString(CultureInfo.InvariantCulture),
+            ["guardEvents"] = GuardEvents.ToString(CultureInfo.InvariantCulture),
+            ["guard.windowCount"] = WindowCount.ToString(CultureInfo.InvariantCulture),
+            ["guard.windowLoss"] = WindowLoss.ToString("R", CultureInfo.InvariantCulture),
+            ["guard.windowInnovation"] = WindowInnovation.ToString("R", CultureInfo.InvariantCulture),
+            ["guard.bestWindowLoss"] = BestWindowLoss.ToString("R", CultureInfo.InvariantCulture),
+            ["warmup.seen"] = WarmupSeen.ToString(CultureInfo.InvariantCulture),
+        };
+        SafetensorsCodec.Write(stream, tensors, meta);
+    }
+
+    /// <summary>Reads a saved state, writing its θ into <paramref name="theta"/> (the adapter's own tensor).</summary>
+    public static KalmanState Load(Stream stream, Tensor theta)
+    {
+        var (tensors, meta) = SafetensorsCodec.Read(stream);
+        var saved = tensors["theta"];
+        if (!saved.shape.SequenceEqual(theta.shape))
+            throw new InvalidDataException($"saved θ has shape [{string.Join(",", saved.shape)}], the adapter's is [{string.Join(",", theta.shape)}]");
+        using (no_grad()) theta.copy_(saved);
+        saved.Dispose();
+        Tensor? Get(string name) => tensors.TryGetValue(name, out var t) ? t.to(name.EndsWith(".r") || name == "r" ? ScalarType.Float64 : theta.dtype).to(theta.device) : null;
+        long L(string k) => long.Parse(meta[k], CultureInfo.InvariantCulture);
+        double D(string k) => double.Parse(meta[k], CultureInfo.InvariantCulture);
+        return new KalmanState(theta)
+        {
+            P = Get("p"),
+            R = Get("r"),
+            GoodTheta = Get("guard.theta"),
+            GoodP = Get("guard.p"),
+            GoodR = Get("guard.r"),
+            WarmupSquaredGradients = Get("warmup.g2"),
+            Steps = L("steps"),
+            Applied = L("applied"),
+            Rejected = L("rejected"),
+            GuardEvents = L("guardEvents"),
+            WindowCount = (int)L("guard.windowCount"),
+            WindowLoss = D("guard.windowLoss"),
+            WindowInnovation = D("guard.windowInnovation"),
+            BestWindowLoss = D("guard.bestWindowLoss"),
+            WarmupSeen = (int)L("warmup.seen"),
+        };
+    }
+
+    public void Dispose()
+    {
+        P?.Dispose();
+        R?.Dispose();
+        GoodTheta?.Dispose();
+        GoodP?.Dispose();
+        GoodR?.Dispose();
+        WarmupSquaredGradients?.Dispose();
+    }
+}

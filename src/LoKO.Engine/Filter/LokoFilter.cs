@@ -1,0 +1,264 @@
+using LoKO.Engine.Optimizers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoKO.Engine.Filter;
+
+/// <summary>
+/// The LoKO optimizer: an extended Kalman filter over the flat LoRA/head vector θ with a diagonal
+/// covariance p and an EMA estimate of the observation noise R. Each numbered step below is the step
+/// of the same number in LOKO-ALGORITHM.md. Cost per step: one forward, m = b·C reverse passes,
+/// O(m²n + m³) algebra; the m×m algebra runs in float64.
+/// </summary>
+public sealed class LokoFilter : IOnlineOptimizer
+{
+    readonly LokoOptions _options;
+    readonly ObservationKind _kind;
+    readonly List<(Func<Tensor> Forward, Tensor Targets)> _warmup = [];
+
+    public LokoFilter(Tensor theta, LokoOptions? options = null, ObservationKind kind = ObservationKind.Classification, KalmanState? state = null)
+    {
+        _options = options ?? new LokoOptions();
+        _options.Validate();
+        _kind = kind;
+        if (theta.dim() != 1) throw new ArgumentException("θ must be a flat vector", nameof(theta));
+        State = state ?? new KalmanState(theta);
+        if (!ReferenceEquals(State.Theta, theta)) throw new ArgumentException("the state belongs to another θ", nameof(state));
+    }
+
+    public string Name => "loko";
+    public KalmanState State { get; }
+    public LokoOptions Options => _options;
+
+    public StepOutcome Step(Func<Tensor> forward, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        State.Steps++;
+        var theta = State.Theta;
+
+        // 2. forward: ŷ = h(θ, x) — the prequential prediction, made before learning.
+        var outputs = forward();
+        var yHat = Observation.Predict(_kind, outputs);
+        var predictions = yHat.detach().cpu().MoveToOuterDisposeScope();
+        double loss;
+        using (no_grad()) loss = Observation.Loss(_kind, outputs.detach(), targets).item<double>();
+        if (!yHat.isfinite().all().item<bool>())
+            return Reject(predictions, loss, "the prediction is not finite (non-finite input or state)");
+
+        var y = Observation.Target(_kind, targets, outputs);
+        // 3. Jacobian: H ∈ ℝ^{m×n}, row j = ∂ŷ_j/∂θ.
+        var flat = yHat.reshape(-1);
+        var h = Jacobian(flat, theta);
+        if (!h.isfinite().all().item<bool>()) return Reject(predictions, loss, "the Jacobian is not finite");
+
+        if (State.P is null && _options.P0 == InitialCovariance.Bounded)
+            return Warmup(forward, targets, h, predictions, loss);
+        InitialiseIfNeeded(h, outputs.shape[1]);
+
+        // 4. innovation: e = y − ŷ
+        var e = (y.reshape(-1) - flat).detach();
+        return Update(forward, h, e, y, predictions, loss);
+    }
+
+    StepOutcome Update(Func<Tensor> forward, Tensor h, Tensor e, Tensor y, Tensor predictions, double loss)
+    {
+        // 1. predict: p ← p + q (a new tensor: a rejected step must leave p as it was)
+        var p = _options.Q > 0 ? State.P! + _options.Q : State.P!;
+        int b = (int)(h.shape[0] / State.R!.shape[0]);
+        var r = BlockDiagonal(State.R, b);
+
+        // 5. G = H·diag(p)·Hᵀ                      (m×m)
+        var hp = (h * p).to(ScalarType.Float64);
+        var h64 = h.to(ScalarType.Float64);
+        var g = matmul(hp, h64.t());
+        // 6. S = G + R + δI, δ raised until Cholesky succeeds
+        var l = Cholesky(g + r);
+        if (l is null) return Reject(predictions, loss, "S is not positive definite even with jitter");
+        // 7. K = diag(p)·Hᵀ·S⁻¹, kept as Kᵀ = S⁻¹·H·diag(p) (S is symmetric; a solve, never an inverse)
+        var kT = cholesky_solve(hp, l);
+        var e64 = e.to(ScalarType.Float64);
+        // 8. θ ← θ + K·e
+        var dTheta = matmul(kT.t(), e64).to(State.Theta.dtype);
+        // 9. p ← max(p − p ⊙ Σ_j K_{·j} ⊙ H_{j·}, p_min)      (exact diagonal of (I − KH)P)
+        var pNew = (p - p * (kT * h64).sum(dim: 0).to(p.dtype)).clamp_min(_options.PMin);
+        var sInvE = cholesky_solve(e64.unsqueeze(1), l).squeeze(1);
+        double nis = e64.dot(sInvE).item<double>();
+        if (!AllFinite(g, kT, dTheta, pNew) || !double.IsFinite(nis))
+            return Reject(predictions, loss, "the Kalman update is not finite");
+
+        var thetaBefore = _options.Residual == ResidualMode.Exact ? State.Theta.detach().clone() : null;
+        using (no_grad()) State.Theta.add_(dTheta);
+        // 10. noise: ε = e − G·S⁻¹·e (linearised) or y − h(θ⁺, x) (exact); R ← β·R + (1−β)·(εεᵀ + G)
+        Tensor eps;
+        if (thetaBefore is null) eps = e64 - matmul(g, sInvE);
+        else using (no_grad()) eps = (y.reshape(-1) - Observation.Predict(_kind, forward()).reshape(-1)).to(ScalarType.Float64);
+        var rNew = State.R * _options.Beta + BlockMean(eps.outer(eps) + g, b) * (1 - _options.Beta);
+        if (_options.Noise == NoiseStructure.Diagonal) rNew = rNew.diag().diag();
+        if (!AllFinite(eps, rNew))
+        {
+            if (thetaBefore is not null) using (no_grad()) State.Theta.copy_(thetaBefore);
+            else using (no_grad()) State.Theta.sub_(dTheta);
+            return Reject(predictions, loss, "the noise estimate is not finite");
+        }
+
+        Replace(State.P!, pNew, p => State.P = p);
+        Replace(State.R!, rNew, r => State.R = r);
+        State.Applied++;
+        int m = (int)h.shape[0];
+        string? guardEvent = _options.Guard.Enabled ? Guard(loss, nis / m) : null;
+        return new StepOutcome(predictions, loss, StepStatus.Applied,
+            InnovationNorm: e64.norm().item<double>(),
+            NormalisedInnovation: nis / m,
+            NoiseTrace: State.R!.trace().item<double>(),
+            MeanCovariance: State.P!.mean().item<double>(),
+            GuardEvent: guardEvent);
+    }
+
+    /// <summary>m reverse passes over one retained graph; unused θ entries get zero rows.</summary>
+    static Tensor Jacobian(Tensor flat, Tensor theta)
+    {
+        long m = flat.shape[0];
+        var rows = new Tensor[m];
+        for (long j = 0; j < m; j++)
+        {
+            var grad = autograd.grad([flat[j]], [theta], retain_graph: j < m - 1, allow_unused: true)[0];
+            rows[j] = grad is null || grad.IsInvalid ? zeros_like(theta) : grad;
+        }
+        return stack(rows).detach();
+    }
+
+    Tensor? Cholesky(Tensor s)
+    {
+        long m = s.shape[0];
+        double delta = _options.Jitter * Math.Max(s.trace().item<double>() / m, 1e-30);
+        var eye = torch.eye(m, dtype: s.dtype, device: s.device);
+        for (int attempt = 0; attempt < _options.MaxJitterAttempts; attempt++, delta *= 10)
+        {
+            var (l, info) = linalg.cholesky_ex(s + eye * delta, check_errors: false);
+            if (info.item<int>() == 0 && l.isfinite().all().item<bool>()) return l;
+        }
+        return null;
+    }
+
+    void InitialiseIfNeeded(Tensor h, long classes)
+    {
+        if (State.R is null)
+            State.R = (torch.eye(classes, dtype: ScalarType.Float64, device: State.Theta.device) * _options.R0).DetachFromDisposeScope();
+        if (State.P is not null) return;
+        double scale = _options.P0Constant;
+        if (_options.P0 == InitialCovariance.Auto)
+        {
+            // trace(G) = Σ_j Σ_i p_i H_ji² = c·‖H‖²_F  and  trace(R₀) = m·r₀  ⇒  c = m·r₀ / ‖H‖²_F
+            double norm2 = h.to(ScalarType.Float64).pow(2).sum().item<double>();
+            if (norm2 > 0) scale = h.shape[0] * _options.R0 / norm2;
+        }
+        State.P = full_like(State.Theta, scale).detach().DetachFromDisposeScope();
+    }
+
+    /// <summary>Bounded P₀: gather squared gradients on the first N_w examples, then learn them all, in order.</summary>
+    StepOutcome Warmup(Func<Tensor> forward, Tensor targets, Tensor h, Tensor predictions, double loss)
+    {
+        var g2 = h.pow(2).sum(dim: 0);
+        if (State.WarmupSquaredGradients is null) State.WarmupSquaredGradients = g2.DetachFromDisposeScope();
+        else State.WarmupSquaredGradients.add_(g2);
+        State.WarmupSeen++;
+        _warmup.Add((forward, targets.detach().clone().DetachFromDisposeScope()));
+        if (State.WarmupSeen < _options.WarmupExamples)
+            return new StepOutcome(predictions, loss, StepStatus.Deferred, "bounded P₀ warm-up: learned once the warm-up completes");
+
+        var sq = State.WarmupSquaredGradients;
+        double max = sq.max().item<double>();
+        var scaled = max > 0 ? sq / max : zeros_like(sq);
+        State.P = (scaled * (_options.P0Max - _options.P0Min) + _options.P0Min).detach().DetachFromDisposeScope();
+        State.WarmupSquaredGradients.Dispose();
+        State.WarmupSquaredGradients = null;
+        var pending = _warmup.ToList();
+        _warmup.Clear();
+        State.Steps -= pending.Count; // each replayed example counts once, as it is stepped again
+        StepOutcome? last = null;
+        foreach (var (f, t) in pending)
+        {
+            last?.Dispose();
+            last = Step(f, t);
+            t.Dispose();
+        }
+        // The caller scored this example before the warm-up ended; report that prediction, with the replay's status.
+        var result = last! with { Predictions = predictions, Loss = loss };
+        return result;
+    }
+
+    /// <summary>
+    /// Divergence guard: once per window, compare the window's mean loss and normalised innovation
+    /// with their limits; on divergence restore the last good (θ, p, R) and inflate R.
+    /// </summary>
+    string? Guard(double loss, double normalisedInnovation)
+    {
+        var guard = _options.Guard;
+        State.WindowCount++;
+        State.WindowLoss += loss;
+        State.WindowInnovation += normalisedInnovation;
+        if (State.WindowCount < guard.Window) return null;
+
+        double meanLoss = State.WindowLoss / State.WindowCount;
+        double meanInnovation = State.WindowInnovation / State.WindowCount;
+        State.WindowCount = 0;
+        State.WindowLoss = 0;
+        State.WindowInnovation = 0;
+
+        double chance = _kind == ObservationKind.Classification ? Math.Log(State.R!.shape[0]) : 0;
+        bool lossBlewUp = double.IsFinite(State.BestWindowLoss) && meanLoss > guard.MaxLossRatio * State.BestWindowLoss && meanLoss > chance;
+        bool innovationBlewUp = meanInnovation > guard.MaxNormalisedInnovation;
+        if ((lossBlewUp || innovationBlewUp) && State.GoodTheta is not null)
+        {
+            using (no_grad()) State.Theta.copy_(State.GoodTheta);
+            State.P!.copy_(State.GoodP!);
+            State.R!.copy_(State.GoodR! * guard.NoiseInflation);
+            State.GuardEvents++;
+            return lossBlewUp
+                ? $"divergence: window loss {meanLoss:G4} > {guard.MaxLossRatio}× best {State.BestWindowLoss:G4}; restored last good state, R ×{guard.NoiseInflation}"
+                : $"divergence: window eᵀS⁻¹e/m {meanInnovation:G4} > {guard.MaxNormalisedInnovation}; restored last good state, R ×{guard.NoiseInflation}";
+        }
+        if (meanLoss < State.BestWindowLoss) State.BestWindowLoss = meanLoss;
+        if (meanLoss <= 1.25 * State.BestWindowLoss)
+        {
+            Snapshot(State.Theta, State.GoodTheta, t => State.GoodTheta = t);
+            Snapshot(State.P!, State.GoodP, t => State.GoodP = t);
+            Snapshot(State.R!, State.GoodR, t => State.GoodR = t);
+        }
+        return null;
+    }
+
+    static void Snapshot(Tensor source, Tensor? target, Action<Tensor> set)
+    {
+        if (target is null) set(source.detach().clone().DetachFromDisposeScope());
+        else using (no_grad()) target.copy_(source);
+    }
+
+    StepOutcome Reject(Tensor predictions, double loss, string reason)
+    {
+        State.Rejected++;
+        return new StepOutcome(predictions, loss, StepStatus.Rejected, reason);
+    }
+
+    static void Replace(Tensor old, Tensor updated, Action<Tensor> set)
+    {
+        set(updated.detach().DetachFromDisposeScope());
+        old.Dispose();
+    }
+
+    static bool AllFinite(params Tensor[] ts) => ts.All(t => t.isfinite().all().item<bool>());
+
+    /// <summary>I_b ⊗ R: examples in a mini-batch have independent noise with the same per-example R.</summary>
+    static Tensor BlockDiagonal(Tensor r, int b) => b == 1 ? r : kron(eye(b, dtype: r.dtype, device: r.device), r);
+
+    /// <summary>Mean of the b diagonal C×C blocks of an m×m matrix.</summary>
+    static Tensor BlockMean(Tensor m, int b)
+    {
+        if (b == 1) return m;
+        long c = m.shape[0] / b;
+        var blocks = m.reshape(b, c, b, c).diagonal(0, 0, 2); // [c, c, b]
+        return blocks.mean([2]);
+    }
+
+    public void Dispose() => State.Dispose();
+}

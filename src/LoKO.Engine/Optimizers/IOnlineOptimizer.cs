@@ -1,0 +1,19 @@
+using static TorchSharp.torch;
+
+namespace LoKO.Engine.Optimizers;
+
+/// <summary>
+/// One learning step per arriving (mini-batch of) example(s), bound to one adapter's θ. The LoKO filter
+/// and the gradient baselines implement it, so tenants and benchmarks switch by name.
+/// </summary>
+public interface IOnlineOptimizer : IDisposable
+{
+    string Name { get; }
+
+    /// <summary>
+    /// <paramref name="forward"/> computes the head outputs [b, C] from the current θ (with autograd);
+    /// the optimizer may call it more than once. <paramref name="targets"/>: class indices for
+    /// classification, values for regression.
+    /// </summary>
+    StepOutcome Step(Func<Tensor> forward, Tensor targets);
+}
