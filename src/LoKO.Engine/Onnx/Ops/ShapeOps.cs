@@ -177,7 +177,8 @@ static class ShapeOps
         if (c.Node.TensorAttribute("value") is { } v)
         {
             using var value = TensorProtoConverter.ToTensor(v, $"ConstantOfShape '{c.Node.Name}' value");
-            return [value.reshape(1).expand(shape.Length == 0 ? [] : shape).reshape(shape).clone()];
+            // From a 0-d value: expand cannot drop the dim of a [1] tensor when the shape is empty (a scalar output).
+            return [value.reshape([]).expand(shape).clone()];
         }
         return [zeros(shape, ScalarType.Float32)];
     }
