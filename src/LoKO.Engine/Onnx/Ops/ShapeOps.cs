@@ -93,7 +93,9 @@ static class ShapeOps
             }
             else
             {
-                start = Math.Clamp(start, -1, dim - 1);
+                // Stepping backwards, start clamps to [0, dim-1] (a start before the first element still
+                // takes it) and end to [-1, dim-1], -1 meaning "through index 0". An empty dim stays empty.
+                start = Math.Min(Math.Max(start, 0), dim - 1);
                 end = Math.Clamp(end, -1, dim - 1);
                 var idx = start > end ? arange(start, end, step, dtype: ScalarType.Int64, device: y.device) : empty(0, ScalarType.Int64, device: y.device);
                 y = y.index_select(axis, idx);
