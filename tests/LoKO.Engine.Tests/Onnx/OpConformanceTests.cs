@@ -513,6 +513,48 @@ static class OpCases
         yield return ("Constant: int64 tensor as the graph output",
             new TinyModel(13).Op("Constant", [], ["y"], Attr.Tensor("value", Tensors.Longs("v", [3], 4, -5, 6))).Out("y", L));
 
+        // ---- More edge variants ----
+        yield return ("Pow: int64 ^ int64", Binary("Pow", [2, 3], [2, 3], L, genA: Gen.Ints(-4, 5), genB: Gen.Ints(0, 4)));
+        yield return ("MatMul: int64", Binary("MatMul", [2, 3], [3, 2], L));
+        yield return ("Where: cond is the largest operand",
+            new TinyModel(13).In("c", B, [2, 3, 4]).In("x", F, [4]).In("y", F, [3, 1])
+                .Op("Where", ["c", "x", "y"], ["z"]).Out("z", F));
+        yield return ("Expand: [2,3,4] with a shorter shape [4]",
+            X(13, [2, 3, 4]).Init("s", 4).Op("Expand", ["x", "s"], ["y"]).Out("y", F));
+        yield return ("Expand: shape from a graph input",
+            X(13, [1, 3]).In("s", L, [3], Gen.Longs(2, 1, 3)).Op("Expand", ["x", "s"], ["y"]).Out("y", F));
+        yield return ("Shape opset 15: start after end gives empty",
+            X(15, [2, 3, 4]).Op("Shape", ["x"], ["y"], Attr.Int("start", 2), Attr.Int("end", 1)).Out("y", L));
+        yield return ("Unsqueeze opset 13: unsorted axes [3,0]",
+            X(13, [2, 3]).Init("axes", 3, 0).Op("Unsqueeze", ["x", "axes"], ["y"]).Out("y", F));
+        yield return ("Split opset 18: num_outputs 3 on an uneven dim of 7",
+            X(18, [7, 2]).Op("Split", ["x"], ["y0", "y1", "y2"], Attr.Int("num_outputs", 3)).Out("y0", F).Out("y1", F).Out("y2", F));
+        yield return ("Softmax opset 11: axis 0 (over everything)", X(11, [2, 3, 4]).Op("Softmax", ["x"], ["y"], Attr.Int("axis", 0)).Out("y", F));
+        // (ONNX Runtime rejects auto_pad SAME_* together with dilations > 1, so that pairing has no case.)
+        yield return ("Conv: auto_pad SAME_UPPER, stride 1, even kernel",
+            Conv([1, 2, 8, 8], [2, 2, 2, 2], true, Attr.String("auto_pad", "SAME_UPPER")));
+        yield return ("Conv: groups 2, stride 2, dilation 2, asymmetric pads",
+            Conv([1, 4, 11, 11], [4, 2, 3, 3], true, Attr.Int("group", 2), Attr.Ints("strides", 2, 2), Attr.Ints("dilations", 2, 2), Attr.Ints("pads", 2, 1, 0, 2)));
+        yield return ("AveragePool: auto_pad SAME_LOWER, count_include_pad 0",
+            Pool("AveragePool", [1, 2, 7, 7], Attr.Ints("kernel_shape", 2, 2), Attr.String("auto_pad", "SAME_LOWER")));
+        yield return ("BatchNormalization opset 15: 1-D spatial input [2,3,5]",
+            X(15, [2, 3, 5]).Init("scale", F, [3]).Init("bias", F, [3]).Init("mean", F, [3]).Init("var", F, [3], Gen.Uniform(0.5, 2))
+                .Op("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"]).Out("y", F));
+        yield return ("BatchNormalization opset 7", X(7, [2, 3, 4, 4]).Init("scale", F, [3]).Init("bias", F, [3]).Init("mean", F, [3]).Init("var", F, [3], Gen.Uniform(0.5, 2))
+                .Op("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"]).Out("y", F));
+        yield return ("GlobalAveragePool: 1-D spatial [2,3,7]", X(13, [2, 3, 7]).Op("GlobalAveragePool", ["x"], ["y"]).Out("y", F));
+        yield return ("ReduceMax opset 13: no axes, keepdims 1", Reduce("ReduceMax", 13, null, false, 1));
+        yield return ("ReduceMean opset 18: empty axes input with noop_with_empty_axes 1",
+            X(18, [2, 3, 4]).Init(Tensors.Longs("axes", [0])).Op("ReduceMean", ["x", "axes"], ["y"], Attr.Int("noop_with_empty_axes", 1)).Out("y", F));
+        yield return ("LayerNormalization opset 17: axis 0 normalises everything",
+            X(17, [3, 4]).Init("scale", F, [3, 4]).Op("LayerNormalization", ["x", "scale"], ["y"], Attr.Int("axis", 0)).Out("y", F));
+        yield return ("Concat: a single input", X(13, [2, 3]).Op("Concat", ["x"], ["y"], Attr.Int("axis", 0)).Out("y", F));
+        yield return ("Gather: axis 1 with [2,2] indices on rank 3",
+            X(13, [2, 4, 3]).In("i", L, [2, 2], Gen.Longs(3, -4, 0, 2)).Op("Gather", ["x", "i"], ["y"], Attr.Int("axis", 1)).Out("y", F));
+        yield return ("Dropout opset 12: mask output", X(12, [2, 3]).Op("Dropout", ["x"], ["y", "mask"]).Out("y", F).Out("mask", B));
+        yield return ("Pattern: an intermediate that is also a graph output",
+            X(13, [2, 3]).Op("Relu", ["x"], ["r"]).Op("Add", ["r", "x"], ["y"]).Op("Mul", ["r", "y"], ["z"]).Out("r", F).Out("z", F));
+
         // ---- Few-node patterns exporters emit ----
         yield return ("Pattern: Shape, Gather, Unsqueeze, Concat, Reshape (dynamic flatten)",
             X(13, [2, 3, 4]).Init(Tensors.Longs("zero", [], 0)).Init("axes", 0).Init("minus1", -1)
