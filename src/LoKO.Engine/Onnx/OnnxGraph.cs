@@ -124,11 +124,16 @@ public sealed class OnnxGraph : IDisposable
             }
             if (ordered.Count == before)
             {
-                var stuck = next[0];
-                var missing = stuck.Inputs.First(i => !known.Contains(i) && !next.Any(n => n.Outputs.Contains(i)));
-                throw OnnxModelException.AtNode(stuck, opset, missing is null
-                    ? "the graph has a cycle"
-                    : $"input '{missing}' is not produced by any node, graph input or initializer");
+                // The first stuck node may only wait on another stuck node; look for the one whose input
+                // nothing at all produces. If there is none, the stuck nodes wait on each other.
+                var produced = new HashSet<string>(next.SelectMany(n => n.Outputs));
+                foreach (var stuck in next)
+                {
+                    var missing = stuck.Inputs.FirstOrDefault(i => !known.Contains(i) && !produced.Contains(i));
+                    if (missing is not null)
+                        throw OnnxModelException.AtNode(stuck, opset, $"input '{missing}' is not produced by any node, graph input or initializer");
+                }
+                throw OnnxModelException.AtNode(next[0], opset, "the graph has a cycle");
             }
             pending = next;
         }

@@ -76,9 +76,9 @@ public static class TensorProtoConverter
         using (flat) return flat.reshape(shape);
     }
 
+    // A zero-element tensor (an empty axes list, a [2,0] weight) legitimately carries no data.
     static Tensor Checked(int have, long need, string what, Func<Tensor> make) =>
-        have == need ? (need == 0 ? throw new OnnxModelException($"{what}: empty tensor data") : make())
-                     : throw new OnnxModelException($"{what}: holds {have} values, its shape needs {need}");
+        have == need ? make() : throw new OnnxModelException($"{what}: holds {have} values, its shape needs {need}");
 
     static Tensor FromBytes(ReadOnlySpan<byte> bytes, ScalarType type, long count)
     {

@@ -64,6 +64,8 @@ static class ElementwiseOps
             return [x.clamp(c.Node.Float("min", float.MinValue), c.Node.Float("max", float.MaxValue))];
         var lo = c.OptionalInput(1);
         var hi = c.OptionalInput(2);
+        // Both bounds are optional; torch's clamp insists on at least one.
+        if (lo is null && hi is null) return [x.alias()];
         return [x.clamp(lo?.OnDeviceOf(x), hi?.OnDeviceOf(x))];
     }
 }

@@ -25,8 +25,8 @@ static class ShapeOps
     {
         long[] shape = c.Input(0).shape;
         long rank = shape.Length;
-        long start = Axis(c.Node.Int("start", 0), rank + 1, clamp: true);
-        long end = Axis(c.Node.Int("end", rank), rank + 1, clamp: true);
+        long start = Boundary(c.Node.Int("start", 0), rank, clamp: true);
+        long end = Boundary(c.Node.Int("end", rank), rank, clamp: true);
         return [tensor(shape[(int)start..(int)Math.Max(start, end)])];
     }
 
@@ -93,7 +93,9 @@ static class ShapeOps
             }
             else
             {
-                start = Math.Clamp(start, -1, dim - 1);
+                // Stepping backwards, start clamps to [0, dim-1] (a start before the first element still
+                // takes it) and end to [-1, dim-1], -1 meaning "through index 0". An empty dim stays empty.
+                start = Math.Min(Math.Max(start, 0), dim - 1);
                 end = Math.Clamp(end, -1, dim - 1);
                 var idx = start > end ? arange(start, end, step, dtype: ScalarType.Int64, device: y.device) : empty(0, ScalarType.Int64, device: y.device);
                 y = y.index_select(axis, idx);
@@ -150,7 +152,7 @@ static class ShapeOps
     static Tensor[] Flatten(OpContext c)
     {
         var x = c.Input(0);
-        long axis = Axis(c.Node.Int("axis", 1), x.dim() + 1);
+        long axis = Boundary(c.Node.Int("axis", 1), x.dim());
         long outer = x.shape[..(int)axis].Aggregate(1L, (a, b) => a * b);
         return [x.reshape(outer, -1)];
     }
@@ -177,7 +179,8 @@ static class ShapeOps
         if (c.Node.TensorAttribute("value") is { } v)
         {
             using var value = TensorProtoConverter.ToTensor(v, $"ConstantOfShape '{c.Node.Name}' value");
-            return [value.reshape(1).expand(shape.Length == 0 ? [] : shape).reshape(shape).clone()];
+            // From a 0-d value: expand cannot drop the dim of a [1] tensor when the shape is empty (a scalar output).
+            return [value.reshape([]).expand(shape).clone()];
         }
         return [zeros(shape, ScalarType.Float32)];
     }
@@ -199,11 +202,23 @@ static class ShapeOps
     }
 
     /// <summary>Normalises a possibly negative axis against <paramref name="rank"/>.</summary>
-    internal static long Axis(long axis, long rank, bool clamp = false)
+    internal static long Axis(long axis, long rank)
     {
         long a = axis < 0 ? axis + rank : axis;
-        if (clamp) return Math.Clamp(a, 0, rank - 1);
         if (a < 0 || a >= rank) throw new OnnxModelException($"axis {axis} is out of range for rank {rank}");
         return a;
+    }
+
+    /// <summary>
+    /// Normalises a position between dimensions (Flatten's axis, Shape's start and end), which may equal
+    /// <paramref name="rank"/>. Negative values still count from the back as for an axis (-1 is rank - 1),
+    /// so this is not <see cref="Axis"/> against rank + 1.
+    /// </summary>
+    internal static long Boundary(long position, long rank, bool clamp = false)
+    {
+        long p = position < 0 ? position + rank : position;
+        if (clamp) return Math.Clamp(p, 0, rank);
+        if (p < 0 || p > rank) throw new OnnxModelException($"axis {position} is out of range [{-rank}, {rank}]");
+        return p;
     }
 }
