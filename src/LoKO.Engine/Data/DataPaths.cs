@@ -1,0 +1,42 @@
+namespace LoKO.Engine.Data;
+
+/// <summary>
+/// Where the fetched data sets live (see scripts/fetch-data.sh): <c>LOKO_DATA_DIR</c> when set,
+/// else <c>data/</c> at the repository root.
+/// </summary>
+public static class DataPaths
+{
+    public const string EnvironmentVariable = "LOKO_DATA_DIR";
+
+    // The nearest folder above the binaries that holds one of these is the repository root.
+    private static readonly string[] RootMarkers = ["LoKO.sln", "LoKO.slnx", "Directory.Packages.props"];
+
+    public static string DataDirectory()
+    {
+        var configured = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(configured))
+            return Path.GetFullPath(configured);
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (RootMarkers.Any(marker => File.Exists(Path.Combine(dir.FullName, marker))))
+                return Path.Combine(dir.FullName, "data");
+        }
+        throw new DirectoryNotFoundException(
+            $"No repository root (a folder holding {string.Join(" or ", RootMarkers)}) above " +
+            $"'{AppContext.BaseDirectory}'; set {EnvironmentVariable} to the data folder.");
+    }
+
+    public static string MnistDirectory() => Path.Combine(DataDirectory(), "mnist");
+
+    public static string FortunesDirectory() => Path.Combine(DataDirectory(), "fortunes");
+
+    /// <summary>The folder itself, or a message that says how to fetch it.</summary>
+    internal static string RequireDirectory(string directory, string what)
+    {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException(
+                $"The {what} data is not in '{directory}'. Run scripts/fetch-data.sh (or set {EnvironmentVariable}).");
+        return directory;
+    }
+}
