@@ -20,7 +20,7 @@ public static class ParityRunner
 {
     public static ParityResult MiniLm(IReadOnlyList<string> texts, int threads)
     {
-        set_num_threads(threads);
+        using var _ = new TorchThreads(threads);
         using var model = ModelPresets.Load(ModelPresets.MiniLmL6);
         byte[] bytes;
         using (var s = ModelAssets.OpenMiniLmModel()) { var ms = new MemoryStream(); s.CopyTo(ms); bytes = ms.ToArray(); }
@@ -50,7 +50,7 @@ public static class ParityRunner
     /// <summary>Digits resized to 224×224 RGB, then ResNetPreprocess.onnx, then ResNet18.onnx — each graph run by both engines.</summary>
     public static ParityResult ResNet18(IReadOnlyList<RgbImage> images, int threads)
     {
-        set_num_threads(threads);
+        using var _ = new TorchThreads(threads);
         using var prepGraph = OnnxGraph.Load(ModelAssets.ResNetPreprocessPath);
         using var prep = new GraphExecutor(prepGraph);
         using var graph = OnnxGraph.Load(ModelAssets.ResNet18Path);
@@ -88,6 +88,14 @@ public static class ParityRunner
         InterOpNumThreads = 1,
         ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
     };
+
+    /// <summary>LibTorch's thread count is process-wide: set it for one measurement and put it back.</summary>
+    sealed class TorchThreads : IDisposable
+    {
+        readonly int _previous = get_num_threads();
+        public TorchThreads(int threads) => set_num_threads(threads);
+        public void Dispose() => set_num_threads(_previous);
+    }
 
     static float[] Floats(Tensor t) => t.contiguous().data<float>().ToArray();
 }

@@ -2,7 +2,7 @@ namespace LoKO.Engine.Filter;
 
 /// <summary>
 /// The divergence guard: over a window of steps it watches the normalised innovation eᵀS⁻¹e / m
-/// and the loss; when either blows up it restores the last good (θ, p, R) and inflates R.
+/// and the loss; when either blows up it restores the last good (θ, p, R) with a damped gain.
 /// </summary>
 public sealed record GuardOptions
 {
@@ -13,14 +13,14 @@ public sealed record GuardOptions
     public double MaxNormalisedInnovation { get; init; } = 25;
     /// <summary>Divergence when the window's mean loss exceeds this multiple of the best window's (and chance level).</summary>
     public double MaxLossRatio { get; init; } = 2;
-    /// <summary>R is multiplied by this on each divergence, slowing the filter down.</summary>
-    public double NoiseInflation { get; init; } = 10;
+    /// <summary>On each divergence p is divided and R multiplied by this, slowing the filter down.</summary>
+    public double Damping { get; init; } = 10;
 
     public void Validate()
     {
         if (Window < 2) throw new ArgumentOutOfRangeException("guard.window", Window, "must be at least 2");
         if (!(MaxNormalisedInnovation > 0)) throw new ArgumentOutOfRangeException("guard.maxNormalisedInnovation", MaxNormalisedInnovation, "must be positive");
         if (!(MaxLossRatio > 1)) throw new ArgumentOutOfRangeException("guard.maxLossRatio", MaxLossRatio, "must exceed 1");
-        if (!(NoiseInflation >= 1)) throw new ArgumentOutOfRangeException("guard.noiseInflation", NoiseInflation, "must be at least 1");
+        if (!(Damping >= 1)) throw new ArgumentOutOfRangeException("guard.damping", Damping, "must be at least 1");
     }
 }

@@ -23,6 +23,8 @@ public sealed class KalmanState : IDisposable
     public long Applied { get; internal set; }
     public long Rejected { get; internal set; }
     public long GuardEvents { get; internal set; }
+    /// <summary>Multiplies (1 − β); the guard lowers it after a divergence so R adapts more slowly.</summary>
+    public double NoiseAdaptation { get; internal set; } = 1;
 
     // Guard: the current window's sums and the best window's mean loss.
     internal int WindowCount { get; set; }
@@ -53,6 +55,7 @@ public sealed class KalmanState : IDisposable
             ["applied"] = Applied.ToString(CultureInfo.InvariantCulture),
             ["rejected"] = Rejected.ToString(CultureInfo.InvariantCulture),
             ["guardEvents"] = GuardEvents.ToString(CultureInfo.InvariantCulture),
+            ["noiseAdaptation"] = NoiseAdaptation.ToString("R", CultureInfo.InvariantCulture),
             ["guard.windowCount"] = WindowCount.ToString(CultureInfo.InvariantCulture),
             ["guard.windowLoss"] = WindowLoss.ToString("R", CultureInfo.InvariantCulture),
             ["guard.windowInnovation"] = WindowInnovation.ToString("R", CultureInfo.InvariantCulture),
@@ -86,6 +89,7 @@ public sealed class KalmanState : IDisposable
             Applied = L("applied"),
             Rejected = L("rejected"),
             GuardEvents = L("guardEvents"),
+            NoiseAdaptation = D("noiseAdaptation"),
             WindowCount = (int)L("guard.windowCount"),
             WindowLoss = D("guard.windowLoss"),
             WindowInnovation = D("guard.windowInnovation"),

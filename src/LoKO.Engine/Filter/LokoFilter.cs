@@ -92,7 +92,8 @@ public sealed class LokoFilter : IOnlineOptimizer
         Tensor eps;
         if (thetaBefore is null) eps = e64 - matmul(g, sInvE);
         else using (no_grad()) eps = (y.reshape(-1) - Observation.Predict(_kind, forward()).reshape(-1)).to(ScalarType.Float64);
-        var rNew = State.R * _options.Beta + BlockMean(eps.outer(eps) + g, b) * (1 - _options.Beta);
+        double beta = 1 - (1 - _options.Beta) * State.NoiseAdaptation;
+        var rNew = State.R * beta + BlockMean(eps.outer(eps) + g, b) * (1 - beta);
         if (_options.Noise == NoiseStructure.Diagonal) rNew = rNew.diag().diag();
         if (!AllFinite(eps, rNew))
         {
@@ -153,6 +154,8 @@ public sealed class LokoFilter : IOnlineOptimizer
             if (norm2 > 0) scale = h.shape[0] * _options.R0 / norm2;
         }
         State.P = full_like(State.Theta, scale).detach().DetachFromDisposeScope();
+        // The prior itself is the first known-good state the guard can return to.
+        if (_options.Guard.Enabled) SnapshotGoodState();
     }
 
     /// <summary>Bounded P₀: gather squared gradients on the first N_w examples, then learn them all, in order.</summary>
@@ -170,6 +173,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         double max = sq.max().item<double>();
         var scaled = max > 0 ? sq / max : zeros_like(sq);
         State.P = (scaled * (_options.P0Max - _options.P0Min) + _options.P0Min).detach().DetachFromDisposeScope();
+        if (_options.Guard.Enabled) SnapshotGoodState();
         State.WarmupSquaredGradients.Dispose();
         State.WarmupSquaredGradients = null;
         var pending = _warmup.ToList();
@@ -205,27 +209,37 @@ public sealed class LokoFilter : IOnlineOptimizer
         State.WindowLoss = 0;
         State.WindowInnovation = 0;
 
-        double chance = _kind == ObservationKind.Classification ? Math.Log(State.R!.shape[0]) : 0;
-        bool lossBlewUp = double.IsFinite(State.BestWindowLoss) && meanLoss > guard.MaxLossRatio * State.BestWindowLoss && meanLoss > chance;
+        // Classification has a natural yardstick: predicting uniformly costs ln C. A filter that never did
+        // better than that is judged against it rather than against its own (bad) best.
+        double chance = _kind == ObservationKind.Classification ? Math.Log(State.R!.shape[0]) : double.PositiveInfinity;
+        double reference = Math.Min(State.BestWindowLoss, chance);
+        bool lossBlewUp = double.IsFinite(reference) && meanLoss > guard.MaxLossRatio * reference;
         bool innovationBlewUp = meanInnovation > guard.MaxNormalisedInnovation;
-        if ((lossBlewUp || innovationBlewUp) && State.GoodTheta is not null)
+        if (lossBlewUp || innovationBlewUp)
         {
-            using (no_grad()) State.Theta.copy_(State.GoodTheta);
-            State.P!.copy_(State.GoodP!);
-            State.R!.copy_(State.GoodR! * guard.NoiseInflation);
+            // Restore the last good state with a smaller gain (p shrunk, R inflated) and a slower noise
+            // estimate (β closer to 1), and keep the snapshot damped, so repeated divergence keeps slowing it.
+            State.NoiseAdaptation /= guard.Damping;
+            State.GoodP!.div_(guard.Damping);
+            State.GoodR!.mul_(guard.Damping);
+            using (no_grad()) State.Theta.copy_(State.GoodTheta!);
+            State.P!.copy_(State.GoodP);
+            State.R!.copy_(State.GoodR);
             State.GuardEvents++;
             return lossBlewUp
-                ? $"divergence: window loss {meanLoss:G4} > {guard.MaxLossRatio}× best {State.BestWindowLoss:G4}; restored last good state, R ×{guard.NoiseInflation}"
-                : $"divergence: window eᵀS⁻¹e/m {meanInnovation:G4} > {guard.MaxNormalisedInnovation}; restored last good state, R ×{guard.NoiseInflation}";
+                ? $"divergence: window loss {meanLoss:G4} > {guard.MaxLossRatio}× {reference:G4}; restored last good state, gain and noise adaptation damped ×{guard.Damping}"
+                : $"divergence: window eᵀS⁻¹e/m {meanInnovation:G4} > {guard.MaxNormalisedInnovation}; restored last good state, gain and noise adaptation damped ×{guard.Damping}";
         }
         if (meanLoss < State.BestWindowLoss) State.BestWindowLoss = meanLoss;
-        if (meanLoss <= 1.25 * State.BestWindowLoss)
-        {
-            Snapshot(State.Theta, State.GoodTheta, t => State.GoodTheta = t);
-            Snapshot(State.P!, State.GoodP, t => State.GoodP = t);
-            Snapshot(State.R!, State.GoodR, t => State.GoodR = t);
-        }
+        if (meanLoss <= 1.25 * State.BestWindowLoss) SnapshotGoodState();
         return null;
+    }
+
+    void SnapshotGoodState()
+    {
+        Snapshot(State.Theta, State.GoodTheta, t => State.GoodTheta = t);
+        Snapshot(State.P!, State.GoodP, t => State.GoodP = t);
+        Snapshot(State.R!, State.GoodR, t => State.GoodR = t);
     }
 
     static void Snapshot(Tensor source, Tensor? target, Action<Tensor> set)

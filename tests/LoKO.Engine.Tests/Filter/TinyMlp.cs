@@ -10,7 +10,7 @@ namespace LoKO.Engine.Tests.Filter;
 /// </summary>
 sealed class TinyMlp
 {
-    public const int Inputs = 16, Hidden = 5;
+    public const int Inputs = 16, Hidden = 8;
     public int Classes { get; }
     public int N => Hidden * Inputs + Hidden + Classes * Hidden + Classes;
 
