@@ -1,2 +1,0 @@
-namespace LoKO.Engine;
-internal static class Placeholder { }
