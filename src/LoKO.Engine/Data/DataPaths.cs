@@ -11,20 +11,26 @@ public static class DataPaths
     // The nearest folder above the binaries that holds one of these is the repository root.
     private static readonly string[] RootMarkers = ["LoKO.sln", "LoKO.slnx", "Directory.Packages.props"];
 
-    public static string DataDirectory()
+    public static string DataDirectory() =>
+        Resolve(Environment.GetEnvironmentVariable(EnvironmentVariable), AppContext.BaseDirectory);
+
+    /// <summary>
+    /// <paramref name="configured"/> when given, else <c>data</c> in the nearest folder at or
+    /// above <paramref name="start"/> that holds LoKO.sln (or LoKO.slnx, or Directory.Packages.props).
+    /// </summary>
+    public static string Resolve(string? configured, string start)
     {
-        var configured = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(configured))
             return Path.GetFullPath(configured);
 
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
         {
             if (RootMarkers.Any(marker => File.Exists(Path.Combine(dir.FullName, marker))))
                 return Path.Combine(dir.FullName, "data");
         }
         throw new DirectoryNotFoundException(
-            $"No repository root (a folder holding {string.Join(" or ", RootMarkers)}) above " +
-            $"'{AppContext.BaseDirectory}'; set {EnvironmentVariable} to the data folder.");
+            $"No repository root (a folder holding {string.Join(" or ", RootMarkers)}) at or above " +
+            $"'{start}'; set {EnvironmentVariable} to the data folder.");
     }
 
     public static string MnistDirectory() => Path.Combine(DataDirectory(), "mnist");

@@ -31,12 +31,12 @@ public static class ImageDecoder
         ImageResult result;
         try
         {
-            var info = ImageInfo.FromStream(new MemoryStream(bytes, writable: false))
+            var info = ImageInfo.FromStream(new BoundedReadStream(bytes))
                 ?? throw new InvalidDataException("The image header cannot be read.");
             if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > MaxPixelCount)
                 throw new InvalidDataException(
                     $"The image claims to be {info.Width}×{info.Height}; at most {MaxPixelCount} pixels are accepted.");
-            result = ImageResult.FromMemory(bytes, ColorComponents.RedGreenBlue);
+            result = ImageResult.FromStream(new BoundedReadStream(bytes), ColorComponents.RedGreenBlue);
         }
         catch (InvalidDataException)
         {

@@ -22,7 +22,8 @@ public sealed class TextEncoder
         _tokenizer = BertTokenizer.Create(vocab, new BertOptions
         {
             LowerCaseBeforeTokenization = true,
-            // bert-base-uncased strips accents whenever it lower-cases ("Café" → "cafe").
+            // bert-base-uncased strips accents whenever it lower-cases ("Café" → "cafe"): this drops
+            // separate combining marks, AccentFolding handles precomposed letters.
             RemoveNonSpacingMarks = true,
         });
         MaxLength = maxLength;
@@ -38,7 +39,7 @@ public sealed class TextEncoder
     public IReadOnlyList<int> Tokenize(string text)
     {
         RequireText(text);
-        return _tokenizer.EncodeToIds(text, addSpecialTokens: false);
+        return _tokenizer.EncodeToIds(AccentFolding.Fold(text), addSpecialTokens: false);
     }
 
     public string Decode(IEnumerable<long> ids) =>
@@ -55,7 +56,7 @@ public sealed class TextEncoder
         for (var i = 0; i < texts.Count; i++)
         {
             RequireText(texts[i], i);
-            IReadOnlyList<int> ids = _tokenizer.EncodeToIds(texts[i], addSpecialTokens: false);
+            IReadOnlyList<int> ids = _tokenizer.EncodeToIds(AccentFolding.Fold(texts[i]), addSpecialTokens: false);
             // Truncate the word pieces themselves (as Hugging Face does), keeping [SEP] last.
             rows[i] = ids.Count > MaxLength - 2 ? ids.Take(MaxLength - 2).ToArray() : ids;
             seqLen = Math.Max(seqLen, rows[i].Count + 2);

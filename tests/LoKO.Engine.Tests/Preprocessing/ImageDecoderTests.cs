@@ -50,6 +50,20 @@ public sealed class ImageDecoderTests
     }
 
     [Fact]
+    public void Jpeg_decodes_to_rgb_with_gray_replicated()
+    {
+        // 2×1 blocks: left 40, right 200.
+        var image = ImageDecoder.Decode(TestJpeg.FlatBlocks(2, 1, [40, 200]));
+
+        Assert.Equal(16, image.Width);
+        Assert.Equal(8, image.Height);
+        for (var y = 0; y < 8; y++)
+        for (var x = 0; x < 16; x++)
+        for (var c = 0; c < 3; c++)
+            Assert.InRange(image.Pixels[3 * (y * 16 + x) + c], x < 8 ? 39 : 199, x < 8 ? 41 : 201);
+    }
+
+    [Fact]
     public void Truncated_or_damaged_png_is_invalid_data()
     {
         var png = TestPng.Rgb(16, 16, Gradient(16, 16));
@@ -60,8 +74,42 @@ public sealed class ImageDecoderTests
         for (var i = 41; i < damaged.Length - 12; i++)
             damaged[i] ^= 0x5A; // scramble the zlib stream
         Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(damaged));
+    }
 
-        var jpegHeaderOnly = new byte[] { 0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46 };
-        Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(jpegHeaderOnly));
+    [Fact]
+    public void Jpeg_whose_segment_runs_past_the_end_fails_instead_of_hanging()
+    {
+        // SOI + an APP0 header claiming 16 bytes: StbImageSharp on a plain MemoryStream loops forever here.
+        byte[] headerOnly = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49, 0x46];
+
+        Assert.Throws<InvalidDataException>(() => DecodeWithin(headerOnly));
+    }
+
+    [Fact]
+    public void Every_truncation_of_a_jpeg_and_png_decodes_or_fails_cleanly()
+    {
+        byte[][] files = [TestJpeg.FlatBlocks(3, 2, [0, 30, 90, 160, 220, 255]), TestPng.Rgb(9, 7, Gradient(9, 7))];
+        foreach (var file in files)
+        {
+            for (var length = 3; length < file.Length; length++)
+            {
+                try
+                {
+                    DecodeWithin(file[..length]);
+                }
+                catch (InvalidDataException)
+                {
+                }
+            }
+        }
+    }
+
+    // Fails the test, rather than hanging the run, if the decoder never returns.
+    private static RgbImage DecodeWithin(byte[] bytes)
+    {
+        var decoding = Task.Run(() => ImageDecoder.Decode(bytes));
+        if (Task.WaitAny([decoding], TimeSpan.FromSeconds(10)) < 0)
+            Assert.Fail($"Decoding {bytes.Length} bytes did not finish within 10 s.");
+        return decoding.GetAwaiter().GetResult();
     }
 }

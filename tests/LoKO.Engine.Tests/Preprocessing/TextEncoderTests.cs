@@ -19,7 +19,9 @@ public sealed class TextEncoderTests
     [InlineData("Online fine-tuning, embeddings", // hyphen split, multi-piece word
         new long[] { 101, 3784, 2986, 1011, 17372, 1010, 7861, 8270, 4667, 2015, 102 })]
     [InlineData("unaffable tokenization", new long[] { 101, 14477, 20961, 3468, 19204, 3989, 102 })]
-    [InlineData("Café", new long[] { 101, 7668, 102 })] // accents stripped, as bert-base-uncased does
+    // Accents stripped as bert-base-uncased does, precomposed or combining.
+    [InlineData("Café", new long[] { 101, 7668, 102 })]
+    [InlineData("Cafe\u0301 NAÏVE résumé École", new long[] { 101, 7668, 15743, 13746, 12431, 102 })]
     public void Encodes_known_sentences_to_bert_uncased_ids(string text, long[] expected)
     {
         var batch = NewEncoder().Encode([text]);
