@@ -7,7 +7,7 @@ namespace LoKO.Engine.Filter;
 /// <summary>
 /// The LoKO optimizer: an extended Kalman filter over the flat LoRA/head vector θ with a diagonal
 /// covariance p and an EMA estimate of the observation noise R. Each numbered step below is the step
-/// of the same number in LOKO-ALGORITHM.md. Cost per step: one forward, m = b·C reverse passes,
+/// of the same number in LOKO-ALGORITHM.md. Cost per step: one forward, b·(C−1) reverse passes (classification),
 /// O(m²n + m³) algebra; the m×m algebra runs in float64.
 /// </summary>
 public sealed class LokoFilter : IOnlineOptimizer
@@ -48,7 +48,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         var y = Observation.Target(_kind, targets, outputs);
         // 3. Jacobian: H ∈ ℝ^{m×n}, row j = ∂ŷ_j/∂θ.
         var flat = yHat.reshape(-1);
-        var h = Jacobian(flat, theta);
+        var h = Jacobian(yHat, theta);
         if (!h.isfinite().all().item<bool>()) return Reject(predictions, loss, "the Jacobian is not finite");
 
         if (State.P is null && _options.P0 == InitialCovariance.Bounded)
@@ -115,15 +115,26 @@ public sealed class LokoFilter : IOnlineOptimizer
             GuardEvent: guardEvent);
     }
 
-    /// <summary>m reverse passes over one retained graph; unused θ entries get zero rows.</summary>
-    static Tensor Jacobian(Tensor flat, Tensor theta)
+    /// <summary>
+    /// Reverse passes over one retained graph; unused θ entries get zero rows. For classification the
+    /// C probabilities of an example sum to one, so their gradients sum to zero: the last row of each
+    /// example is minus the sum of the others, one reverse pass fewer per example (half the passes at C = 2).
+    /// </summary>
+    Tensor Jacobian(Tensor yHat, Tensor theta)
     {
-        long m = flat.shape[0];
-        var rows = new Tensor[m];
-        for (long j = 0; j < m; j++)
+        long b = yHat.shape[0], c = yHat.shape[1];
+        bool simplex = _kind == ObservationKind.Classification && c > 1;
+        long perExample = simplex ? c - 1 : c;
+        var rows = new Tensor[b * c];
+        long remaining = b * perExample;
+        for (long i = 0; i < b; i++)
         {
-            var grad = autograd.grad([flat[j]], [theta], retain_graph: j < m - 1, allow_unused: true)[0];
-            rows[j] = grad is null || grad.IsInvalid ? zeros_like(theta) : grad;
+            for (long j = 0; j < perExample; j++)
+            {
+                var grad = autograd.grad([yHat[i, j]], [theta], retain_graph: --remaining > 0, allow_unused: true)[0];
+                rows[i * c + j] = grad is null || grad.IsInvalid ? zeros_like(theta) : grad;
+            }
+            if (simplex) rows[i * c + c - 1] = -stack(rows[(int)(i * c)..(int)(i * c + c - 1)]).sum(dim: 0);
         }
         return stack(rows).detach();
     }
