@@ -1,30 +1,51 @@
 using System.Text.Json;
 using LoKO.Bench;
+using LoKO.Bench.Online;
 using LoKO.Bench.Parity;
 using LoKO.Engine.Data;
 using LoKO.Engine.Imaging;
 
 // loko-bench: measurements that are too slow or too machine-dependent for tests.
-// Each command prints a human-readable account, then ONE JSON line last on stdout.
+// Each command prints a human-readable account (stderr), then ONE JSON line last on stdout.
 var command = args.FirstOrDefault() ?? "help";
-var options = BenchArgs.Parse(args.Skip(1).ToArray());
-switch (command)
+const string ParityUsage = "parity [--threads N] [--texts N] [--digits N]";
+try
 {
-    case "parity":
-        int threads = options.Int("threads", Environment.ProcessorCount);
-        int texts = options.Int("texts", 50), digits = options.Int("digits", 20);
-        var fortunes = StreamOrder.Shuffle(FortuneCorpus.Load(), 7).Take(texts).Select(f => f.Text).ToList();
-        var images = StreamOrder.Shuffle(MnistDigits.Load(), 7).Take(digits)
-            .Select(d => RgbImage.FromPixels(d.Pixels, MnistDigits.Side, MnistDigits.Side)).ToList();
-        Console.Error.WriteLine($"parity: {fortunes.Count} fortune texts through minilm-l6, {images.Count} MNIST digits through resnet18, {threads} threads");
-        ParityRunner.MiniLm(fortunes.Take(2).ToList(), threads); // warm-up: first-run allocations and plan building
-        var minilm = ParityRunner.MiniLm(fortunes, threads);
-        var resnet = ParityRunner.ResNet18(images, threads);
-        foreach (var (name, r) in new[] { ("minilm-l6", minilm), ("resnet18", resnet) })
-            Console.Error.WriteLine($"{name,-10} max|diff|/scale {r.MaxAbsDiff:E2} (abs {r.AbsDiff:E2}, scale {r.OutputScale:F3})  ours {r.OursMs:F2} ms  ORT {r.OrtMs:F2} ms");
-        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, ParityResult> { ["minilm-l6"] = minilm, ["resnet18"] = resnet }));
-        return 0;
-    default:
-        Console.Error.WriteLine("usage: loko-bench parity [--threads N] [--texts N] [--digits N]");
-        return command == "help" ? 0 : 2;
+    var options = BenchArgs.Parse(args.Skip(1).ToArray());
+    switch (command)
+    {
+        case "parity":
+            options.Allow("threads", "texts", "digits");
+            int threads = options.Int("threads", Environment.ProcessorCount);
+            int texts = options.Int("texts", 50), digits = options.Int("digits", 20);
+            var fortunes = StreamOrder.Shuffle(FortuneCorpus.Load(), 7).Take(texts).Select(f => f.Text).ToList();
+            var images = StreamOrder.Shuffle(MnistDigits.Load(), 7).Take(digits)
+                .Select(d => RgbImage.FromPixels(d.Pixels, MnistDigits.Side, MnistDigits.Side)).ToList();
+            Console.Error.WriteLine($"parity: {fortunes.Count} fortune texts through minilm-l6, {images.Count} MNIST digits through resnet18, {threads} threads");
+            ParityRunner.MiniLm(fortunes.Take(2).ToList(), threads); // warm-up: first-run allocations and plan building
+            var minilm = ParityRunner.MiniLm(fortunes, threads);
+            var resnet = ParityRunner.ResNet18(images, threads);
+            foreach (var (name, r) in new[] { ("minilm-l6", minilm), ("resnet18", resnet) })
+                Console.Error.WriteLine($"{name,-10} max|diff|/scale {r.MaxAbsDiff:E2} (abs {r.AbsDiff:E2}, scale {r.OutputScale:F3})  ours {r.OursMs:F2} ms  ORT {r.OrtMs:F2} ms");
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, ParityResult> { ["minilm-l6"] = minilm, ["resnet18"] = resnet }));
+            return 0;
+        case "accuracy":
+            return AccuracyCommand.Run(options);
+        case "speed":
+            return SpeedCommand.Run(options);
+        case "sweep":
+            return SweepCommand.Run(options);
+        default:
+            Console.Error.WriteLine("usage: loko-bench <command> [options]");
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage })
+                Console.Error.WriteLine("  " + usage);
+            return command is "help" or "--help" ? 0 : 2;
+    }
+}
+catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
+{
+    Console.Error.WriteLine($"loko-bench {command}: {e.Message}");
+    // A bad option or data file is reported by its message alone; anything thrown from a library gets its trace.
+    if (e.TargetSite?.DeclaringType?.Namespace?.StartsWith("LoKO", StringComparison.Ordinal) != true) Console.Error.WriteLine(e);
+    return 2;
 }

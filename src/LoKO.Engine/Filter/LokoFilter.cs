@@ -41,7 +41,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         var yHat = Observation.Predict(_kind, outputs);
         var predictions = yHat.detach().cpu().MoveToOuterDisposeScope();
         double loss;
-        using (no_grad()) loss = Observation.Loss(_kind, outputs.detach(), targets).item<double>();
+        using (no_grad()) loss = Observation.Loss(_kind, outputs.detach(), targets).to(ScalarType.Float64).item<double>();
         if (!yHat.isfinite().all().item<bool>())
             return Reject(predictions, loss, "the prediction is not finite (non-finite input or state)");
 
@@ -111,7 +111,7 @@ public sealed class LokoFilter : IOnlineOptimizer
             InnovationNorm: e64.norm().item<double>(),
             NormalisedInnovation: nis / m,
             NoiseTrace: State.R!.trace().item<double>(),
-            MeanCovariance: State.P!.mean().item<double>(),
+            MeanCovariance: State.P!.mean().to(ScalarType.Float64).item<double>(),
             GuardEvent: guardEvent);
     }
 
@@ -181,7 +181,7 @@ public sealed class LokoFilter : IOnlineOptimizer
             return new StepOutcome(predictions, loss, StepStatus.Deferred, "bounded P₀ warm-up: learned once the warm-up completes");
 
         var sq = State.WarmupSquaredGradients;
-        double max = sq.max().item<double>();
+        double max = sq.max().to(ScalarType.Float64).item<double>();
         var scaled = max > 0 ? sq / max : zeros_like(sq);
         State.P = (scaled * (_options.P0Max - _options.P0Min) + _options.P0Min).detach().DetachFromDisposeScope();
         if (_options.Guard.Enabled) SnapshotGoodState();

@@ -1,0 +1,39 @@
+using System.Globalization;
+using LoKO.Engine.Filter;
+using LoKO.Engine.Optimizers;
+using TorchSharp.Modules;
+
+namespace LoKO.Bench.Online;
+
+/// <summary>One optimizer configuration to run: a family, and a learning rate for the gradient baselines.</summary>
+public sealed record OptimizerSpec(string Family, double? LearningRate, LokoOptions? Loko = null, string? Name = null)
+{
+    /// <summary>The learning-rate grid of the gradient baselines.</summary>
+    public static IReadOnlyList<double> LearningRates { get; } = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2];
+    public static IReadOnlyList<string> Families { get; } = ["loko", "adamw", "adagrad", "sgd"];
+
+    public string Label => Name ?? (LearningRate is { } lr ? $"{Family} lr {lr.ToString("G", CultureInfo.InvariantCulture)}" : Family);
+
+    public IOnlineOptimizer Create(Parameter theta) => Family switch
+    {
+        "loko" => new LokoFilter(theta, Loko ?? new LokoOptions()),
+        "adamw" => GradientOptimizer.AdamW(theta, LearningRate!.Value),
+        "adagrad" => GradientOptimizer.AdaGrad(theta, LearningRate!.Value),
+        "sgd" => GradientOptimizer.Sgd(theta, LearningRate!.Value),
+        _ => throw new InvalidOperationException(Family),
+    };
+
+    /// <summary>`loko` is one run with the default options; each gradient family is one run per grid learning rate.</summary>
+    public static IReadOnlyList<OptimizerSpec> Expand(IEnumerable<string> families)
+    {
+        var specs = new List<OptimizerSpec>();
+        foreach (var family in families.Distinct())
+        {
+            if (!Families.Contains(family))
+                throw new ArgumentException($"unknown optimizer '{family}'; known: {string.Join(", ", Families)}");
+            if (family == "loko") specs.Add(new OptimizerSpec(family, null));
+            else specs.AddRange(LearningRates.Select(lr => new OptimizerSpec(family, lr)));
+        }
+        return specs;
+    }
+}
