@@ -224,7 +224,10 @@ public sealed class LokoFilter : IOnlineOptimizer
         // better than that is judged against it rather than against its own (bad) best.
         double chance = _kind == ObservationKind.Classification ? Math.Log(State.R!.shape[0]) : double.PositiveInfinity;
         double reference = Math.Min(State.BestWindowLoss, chance);
-        bool lossBlewUp = double.IsFinite(reference) && meanLoss > guard.MaxLossRatio * reference;
+        // A ratio alone would flag ordinary noise once the loss is small (0.2 → 0.5); a collapse is also
+        // far from good in absolute terms, so for classification it must reach half the chance loss.
+        bool lossBlewUp = double.IsFinite(reference) && meanLoss > guard.MaxLossRatio * reference
+            && (_kind != ObservationKind.Classification || meanLoss > 0.5 * chance);
         bool innovationBlewUp = meanInnovation > guard.MaxNormalisedInnovation;
         if (lossBlewUp || innovationBlewUp)
         {

@@ -13,7 +13,9 @@ public interface IOnlineOptimizer : IDisposable
     /// <summary>
     /// <paramref name="forward"/> computes the head outputs [b, C] from the current θ (with autograd);
     /// the optimizer may call it more than once. <paramref name="targets"/>: class indices for
-    /// classification, values for regression.
+    /// classification, values for regression. A <see cref="StepStatus.Deferred"/> outcome means the
+    /// step is held and <paramref name="forward"/> will run again later (bounded-P₀ warm-up): keep what
+    /// it reads alive until a later step returns a status other than Deferred.
     /// </summary>
     StepOutcome Step(Func<Tensor> forward, Tensor targets);
 }
