@@ -1,10 +1,6 @@
-var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddProblemDetails();
-builder.Services.AddHealthChecks();
+using LoKO.Server.Hosting;
 
-var app = builder.Build();
-app.UseExceptionHandler();
-app.MapHealthChecks("/healthz");
+var app = LoKOServer.Build(args);
 app.Run();
 
 public partial class Program;

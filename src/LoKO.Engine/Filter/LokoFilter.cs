@@ -41,7 +41,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         var yHat = Observation.Predict(_kind, outputs);
         var predictions = yHat.detach().cpu().MoveToOuterDisposeScope();
         double loss;
-        using (no_grad()) loss = Observation.Loss(_kind, outputs.detach(), targets).to(ScalarType.Float64).item<double>();
+        using (no_grad()) loss = Observation.Loss(_kind, outputs.detach(), targets).ToDouble();
         if (!yHat.isfinite().all().item<bool>())
             return Reject(predictions, loss, "the prediction is not finite (non-finite input or state)");
 
@@ -52,7 +52,12 @@ public sealed class LokoFilter : IOnlineOptimizer
         if (!h.isfinite().all().item<bool>()) return Reject(predictions, loss, "the Jacobian is not finite");
 
         if (State.P is null && _options.P0 == InitialCovariance.Bounded)
+        {
+            // R exists from the first example: the guard snapshots it when the warm-up completes.
+            if (State.R is null)
+                State.R = (torch.eye(outputs.shape[1], dtype: ScalarType.Float64, device: State.Theta.device) * _options.R0).DetachFromDisposeScope();
             return Warmup(forward, targets, h, predictions, loss);
+        }
         InitialiseIfNeeded(h, outputs.shape[1]);
 
         // 4. innovation: e = y − ŷ
@@ -111,7 +116,7 @@ public sealed class LokoFilter : IOnlineOptimizer
             InnovationNorm: e64.norm().item<double>(),
             NormalisedInnovation: nis / m,
             NoiseTrace: State.R!.trace().item<double>(),
-            MeanCovariance: State.P!.mean().to(ScalarType.Float64).item<double>(),
+            MeanCovariance: State.P!.mean().ToDouble(),
             GuardEvent: guardEvent);
     }
 
@@ -181,7 +186,7 @@ public sealed class LokoFilter : IOnlineOptimizer
             return new StepOutcome(predictions, loss, StepStatus.Deferred, "bounded P₀ warm-up: learned once the warm-up completes");
 
         var sq = State.WarmupSquaredGradients;
-        double max = sq.max().to(ScalarType.Float64).item<double>();
+        double max = sq.max().ToDouble();
         var scaled = max > 0 ? sq / max : zeros_like(sq);
         State.P = (scaled * (_options.P0Max - _options.P0Min) + _options.P0Min).detach().DetachFromDisposeScope();
         if (_options.Guard.Enabled) SnapshotGoodState();

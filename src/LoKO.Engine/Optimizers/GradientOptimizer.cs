@@ -39,7 +39,7 @@ public sealed class GradientOptimizer : IOnlineOptimizer
         var outputs = forward();
         var predictions = Observation.Predict(_kind, outputs).detach().cpu().MoveToOuterDisposeScope();
         var loss = Observation.Loss(_kind, outputs, targets);
-        double lossValue = loss.to(ScalarType.Float64).item<double>();
+        double lossValue = loss.ToDouble();
         if (!double.IsFinite(lossValue))
             return new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the loss is not finite (non-finite input or state)");
         _optimizer.zero_grad();

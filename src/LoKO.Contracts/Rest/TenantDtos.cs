@@ -1,0 +1,76 @@
+using System.Text.Json.Serialization;
+
+namespace LoKO.Contracts.Rest;
+
+/// <summary>POST /v1/tenants. Unset settings take their defaults.</summary>
+public sealed record CreateTenantRequest
+{
+    public string? TenantId { get; init; }
+    /// <summary>"minilm-l6" (text) or "resnet18" (images).</summary>
+    public string? Preset { get; init; }
+    /// <summary>The tenant's label set: at least two distinct names.</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
+    /// <summary>"loko" (default) or "adamw".</summary>
+    public string? Optimizer { get; init; }
+    public LoraSettings? Lora { get; init; }
+    public FilterSettings? Filter { get; init; }
+}
+
+public sealed record LoraSettings
+{
+    public int? Rank { get; init; }
+    public double? Alpha { get; init; }
+    /// <summary>Site globs; unset means the preset's default sites.</summary>
+    public IReadOnlyList<string>? Targets { get; init; }
+}
+
+/// <summary>LoKO filter settings (and the learning rate of the adamw baseline).</summary>
+public sealed record FilterSettings
+{
+    /// <summary>"auto" (default), "constant" or "bounded".</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? P0 { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? P0Constant { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? R0 { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Beta { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Q { get; init; }
+    /// <summary>"full" (default) or "diagonal".</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Noise { get; init; }
+    /// <summary>adamw only (default 1e-3).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? LearningRate { get; init; }
+}
+
+public sealed record CreateTenantResponse(string TenantId, string ApiKey);
+
+public sealed record TenantResponse
+{
+    public required string TenantId { get; init; }
+    public required string Preset { get; init; }
+    public required IReadOnlyList<string> Labels { get; init; }
+    public required string Optimizer { get; init; }
+    public required LoraSettings Lora { get; init; }
+    public FilterSettings? Filter { get; init; }
+    public long ExamplesAccepted { get; init; }
+    public long ExamplesApplied { get; init; }
+    public long ExamplesRejected { get; init; }
+    /// <summary>Prequential (predict-before-update) accuracy over every applied example; null before the first.</summary>
+    public double? OnlineAccuracy { get; init; }
+    /// <summary>0 when no checkpoint exists yet.</summary>
+    public long CheckpointVersion { get; init; }
+    public long LastAppliedSequence { get; init; }
+    public long QueueDepth { get; init; }
+    public DateTimeOffset CreatedUtc { get; init; }
+}
+
+public sealed record CheckpointResponse(long Version, long LastAppliedSequence, long ExamplesApplied, DateTimeOffset CreatedUtc, double? NoiseTrace);
+
+public sealed record RollbackRequest
+{
+    public long? Version { get; init; }
+}

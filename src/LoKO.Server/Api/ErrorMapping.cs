@@ -1,0 +1,64 @@
+using System.Globalization;
+using LoKO.Contracts.Validation;
+using LoKO.Server.Security;
+using LoKO.Server.Tenants;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace LoKO.Server.Api;
+
+/// <summary>Turns every client mistake into a ProblemDetails answer with the right status; anything else is a 500.</summary>
+public sealed class ErrorMapping(IProblemDetailsService problems, ILogger<ErrorMapping> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
+    {
+        ProblemDetails problem;
+        switch (exception)
+        {
+            case FieldValidationException v:
+                problem = new HttpValidationProblemDetails(v.ToDictionary())
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "The request is not valid.",
+                    Detail = v.Message,
+                };
+                break;
+            case BadHttpRequestException b:
+                problem = new ProblemDetails
+                {
+                    Status = b.StatusCode,
+                    Title = b.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The request body is too large." : "Bad request.",
+                    Detail = b.Message,
+                };
+                break;
+            case UnauthenticatedException u:
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                problem = new ProblemDetails { Status = StatusCodes.Status401Unauthorized, Title = "Unauthorized.", Detail = u.Message };
+                break;
+            case ForbiddenException f:
+                problem = new ProblemDetails { Status = StatusCodes.Status403Forbidden, Title = "Forbidden.", Detail = f.Message };
+                break;
+            case TenantNotFoundException n:
+                problem = new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message };
+                break;
+            case TenantExistsException x:
+                problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = x.Message };
+                break;
+            case QueueFullException q:
+                context.Response.Headers.RetryAfter = Math.Ceiling(q.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                problem = new ProblemDetails { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests.", Detail = q.Message };
+                break;
+            case InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal):
+                problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = i.Message };
+                break;
+            case OperationCanceledException when context.RequestAborted.IsCancellationRequested:
+                return true; // the client went away
+            default:
+                logger.LogError(exception, "Unhandled error on {Method} {Path}", context.Request.Method, context.Request.Path);
+                problem = new ProblemDetails { Status = StatusCodes.Status500InternalServerError, Title = "Internal server error." };
+                break;
+        }
+        context.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+    }
+}

@@ -1,0 +1,230 @@
+using System.Globalization;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using LoKO.Contracts.Validation;
+using LoKO.Server.Security;
+using LoKO.Server.Tenants;
+using Rest = LoKO.Contracts.Rest;
+using V1 = LoKO.Contracts.V1;
+
+namespace LoKO.Server.Grpc;
+
+/// <summary>The gRPC API: the same operations and validation as REST, on the HTTP/2 endpoint.</summary>
+public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth) : V1.LoKO.LoKOBase
+{
+    static string? Header(ServerCallContext context) => context.RequestHeaders.GetValue("authorization");
+
+    public override async Task<V1.CreateTenantResponse> CreateTenant(V1.CreateTenantRequest request, ServerCallContext context)
+    {
+        await auth.RequireAdminAsync(Header(context), context.CancellationToken);
+        var created = await tenants.CreateAsync(new Rest.CreateTenantRequest
+        {
+            TenantId = request.TenantId,
+            Preset = request.Preset,
+            Labels = request.Labels.ToList(),
+            Optimizer = request.Optimizer.Length == 0 ? null : request.Optimizer,
+            Lora = request.Lora is null ? null : new Rest.LoraSettings
+            {
+                Rank = request.Lora.Rank == 0 ? null : request.Lora.Rank,
+                Alpha = request.Lora.Alpha == 0 ? null : request.Lora.Alpha,
+                Targets = request.Lora.Targets.Count == 0 ? null : request.Lora.Targets.ToList(),
+            },
+            Filter = request.Filter is null ? null : new Rest.FilterSettings
+            {
+                P0 = request.Filter.HasP0 ? request.Filter.P0 : null,
+                P0Constant = request.Filter.HasP0Constant ? request.Filter.P0Constant : null,
+                R0 = request.Filter.HasR0 ? request.Filter.R0 : null,
+                Beta = request.Filter.HasBeta ? request.Filter.Beta : null,
+                Q = request.Filter.HasQ ? request.Filter.Q : null,
+                Noise = request.Filter.HasNoise ? request.Filter.Noise : null,
+                LearningRate = request.Filter.HasLearningRate ? request.Filter.LearningRate : null,
+            },
+        }, context.CancellationToken);
+        return new V1.CreateTenantResponse { TenantId = created.TenantId, ApiKey = created.ApiKey };
+    }
+
+    public override async Task<V1.Tenant> GetTenant(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        return ToProto(await tenants.GetAsync(request.TenantId, context.CancellationToken));
+    }
+
+    public override async Task<V1.DeleteTenantResponse> DeleteTenant(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        await tenants.DeleteAsync(request.TenantId, context.CancellationToken);
+        return new V1.DeleteTenantResponse();
+    }
+
+    /// <summary>
+    /// Each example is appended (durably) before its Ack is written and before the next one is read, so the
+    /// stream is paced by the log and HTTP/2 flow control. A full queue waits for room (up to a setting),
+    /// then ends the call with RESOURCE_EXHAUSTED. Invalid examples get an INVALID Ack and the stream goes on.
+    /// </summary>
+    public override async Task Learn(IAsyncStreamReader<V1.Example> requestStream, IServerStreamWriter<V1.Ack> responseStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        string? tenantId = null;
+        await foreach (var example in requestStream.ReadAllAsync(ct))
+        {
+            if (tenantId is null)
+            {
+                await auth.RequireTenantAsync(Header(context), example.TenantId, ct);
+                tenantId = example.TenantId;
+            }
+            else if (!string.Equals(tenantId, example.TenantId, StringComparison.Ordinal))
+            {
+                throw new FieldValidationException("tenant_id", "every example of a stream must name the same tenant");
+            }
+
+            var exampleId = example.ExampleId.Length == 0 ? null : example.ExampleId;
+            V1.Ack ack;
+            try
+            {
+                var outcomes = await tenants.AppendAsync(tenantId, modality =>
+                {
+                    var errors = new List<FieldError>();
+                    var input = ValidateInput(example.Input, modality, errors);
+                    return [new TenantService.IncomingExample(input, example.Label, exampleId, InputField(example.Input), errors)];
+                }, waitForRoom: true, ct);
+                ack = new V1.Ack
+                {
+                    Sequence = outcomes[0].Sequence,
+                    Status = outcomes[0].Duplicate ? V1.AckStatus.Duplicate : V1.AckStatus.Accepted,
+                    ExampleId = example.ExampleId,
+                };
+            }
+            catch (FieldValidationException e)
+            {
+                ack = new V1.Ack
+                {
+                    Status = V1.AckStatus.Invalid,
+                    Field = e.Errors[0].Field,
+                    Error = e.Message,
+                    ExampleId = example.ExampleId,
+                };
+            }
+            await responseStream.WriteAsync(ack, ct);
+        }
+    }
+
+    public override async Task<V1.Prediction> Predict(V1.PredictRequest request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        var result = await tenants.PredictAsync(request.TenantId, (modality, errors) => ValidateInput(request.Input, modality, errors),
+            InputField(request.Input), context.CancellationToken);
+        var prediction = new V1.Prediction { Label = result.Label, AdapterVersion = result.AdapterVersion };
+        foreach (var (label, p) in result.Probabilities) prediction.Probabilities[label] = p;
+        return prediction;
+    }
+
+    public override async Task<V1.CheckpointList> ListCheckpoints(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        var list = new V1.CheckpointList();
+        list.Checkpoints.AddRange((await tenants.ListCheckpointsAsync(request.TenantId, context.CancellationToken)).Select(ToProto));
+        return list;
+    }
+
+    public override async Task<V1.CheckpointInfo> Checkpoint(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        return ToProto(await tenants.CheckpointAsync(request.TenantId, context.CancellationToken));
+    }
+
+    public override async Task<V1.Tenant> Rollback(V1.RollbackRequest request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        return ToProto(await tenants.RollbackAsync(request.TenantId, request.Version, context.CancellationToken));
+    }
+
+    public override async Task<V1.AdapterFile> ExportAdapter(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        var (file, version) = await tenants.ExportAsync(request.TenantId, context.CancellationToken);
+        return new V1.AdapterFile { Safetensors = ByteString.CopyFrom(file), AdapterVersion = version };
+    }
+
+    static string InputField(V1.Input? input) => input?.KindCase switch
+    {
+        V1.Input.KindOneofCase.Pixels => "input.pixels",
+        V1.Input.KindOneofCase.Text => "input.text",
+        _ => "input.image",
+    };
+
+    InputPayload? ValidateInput(V1.Input? input, InputModality modality, List<FieldError> errors)
+    {
+        var limits = tenants.Limits;
+        switch (input?.KindCase ?? V1.Input.KindOneofCase.None)
+        {
+            case V1.Input.KindOneofCase.Text:
+                return RequestValidator.ValidateText(input!.Text, modality, limits, errors, "input.text");
+            case V1.Input.KindOneofCase.Image:
+                return RequestValidator.ValidateImageBytes(input!.Image.ToByteArray(), modality, limits, errors, "input.image");
+            case V1.Input.KindOneofCase.Pixels:
+                var p = input!.Pixels;
+                return RequestValidator.ValidatePixels(p.Width, p.Height, p.Values, modality, limits, errors, "input.pixels");
+            default:
+                errors.Add(new FieldError("input", modality == InputModality.Text ? "is required: this tenant takes text" : "is required: this tenant takes an image or pixels"));
+                return null;
+        }
+    }
+
+    static V1.Tenant ToProto(Rest.TenantResponse t)
+    {
+        var proto = new V1.Tenant
+        {
+            TenantId = t.TenantId, Preset = t.Preset, Optimizer = t.Optimizer,
+            ExamplesAccepted = t.ExamplesAccepted, ExamplesApplied = t.ExamplesApplied, ExamplesRejected = t.ExamplesRejected,
+            OnlineAccuracy = t.OnlineAccuracy ?? double.NaN, CheckpointVersion = t.CheckpointVersion,
+            LastAppliedSequence = t.LastAppliedSequence, QueueDepth = t.QueueDepth,
+        };
+        proto.Labels.AddRange(t.Labels);
+        return proto;
+    }
+
+    static V1.CheckpointInfo ToProto(Rest.CheckpointResponse c) => new()
+    {
+        Version = c.Version, LastAppliedSequence = c.LastAppliedSequence, ExamplesApplied = c.ExamplesApplied,
+        CreatedUtc = c.CreatedUtc.ToString("O", CultureInfo.InvariantCulture), NoiseTrace = c.NoiseTrace ?? double.NaN,
+    };
+}
+
+/// <summary>Maps the service's exceptions onto gRPC status codes (the REST side's <see cref="Api.ErrorMapping"/>).</summary>
+public sealed class GrpcErrorMapping(ILogger<GrpcErrorMapping> logger) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try { return await continuation(request, context); }
+        catch (Exception e) when (e is not RpcException) { throw Map(e, context); }
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try { await continuation(requestStream, responseStream, context); }
+        catch (Exception e) when (e is not RpcException) { throw Map(e, context); }
+    }
+
+    RpcException Map(Exception e, ServerCallContext context)
+    {
+        var (code, message) = e switch
+        {
+            FieldValidationException v => (StatusCode.InvalidArgument, v.Message),
+            UnauthenticatedException u => (StatusCode.Unauthenticated, u.Message),
+            ForbiddenException f => (StatusCode.PermissionDenied, f.Message),
+            TenantNotFoundException n => (StatusCode.NotFound, n.Message),
+            TenantExistsException x => (StatusCode.AlreadyExists, x.Message),
+            QueueFullException q => (StatusCode.ResourceExhausted, q.Message),
+            InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal) => (StatusCode.FailedPrecondition, i.Message),
+            OperationCanceledException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
+            _ => (StatusCode.Internal, "internal error"),
+        };
+        if (code == StatusCode.Internal) logger.LogError(e, "Unhandled error in {Method}", context.Method);
+        var trailers = new Metadata();
+        if (e is FieldValidationException fv) trailers.Add("field", fv.Errors[0].Field);
+        if (e is QueueFullException qf) trailers.Add("retry-after", Math.Ceiling(qf.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture));
+        return new RpcException(new Status(code, message), trailers);
+    }
+}

@@ -1,0 +1,42 @@
+using LoKO.Contracts.Validation;
+
+namespace LoKO.Server.Hosting;
+
+/// <summary>Settings bound from the "LoKO" configuration section (command line, environment, appsettings).</summary>
+public sealed class LoKOOptions
+{
+    public const string Section = "LoKO";
+
+    /// <summary>Holds the SQLite metadata store, checkpoint files and the generated admin key.</summary>
+    public string DataDirectory { get; set; } = "./data";
+    /// <summary>Bearer key for tenant creation (and every tenant). Unset: generated once into &lt;data dir&gt;/admin.key.</summary>
+    public string? AdminKey { get; set; }
+    /// <summary>The HTTP/2-only endpoint that serves gRPC (REST is served on the addresses `--urls` sets).</summary>
+    public string GrpcUrl { get; set; } = "http://localhost:5001";
+
+    /// <summary>Dedicated threads that run every TorchSharp computation.</summary>
+    public int ComputeThreads { get; set; } = 1;
+    /// <summary>LibTorch intra-op threads (process-wide); 0 leaves LibTorch's default.</summary>
+    public int TorchThreads { get; set; }
+    /// <summary>Token limit of text presets.</summary>
+    public int MaxTokens { get; set; } = 128;
+    /// <summary>Side length images are resized to for image presets.</summary>
+    public int ImageSize { get; set; } = 224;
+
+    /// <summary>Accepted but not yet applied examples per tenant before REST answers 429 (gRPC waits, then RESOURCE_EXHAUSTED).</summary>
+    public int MaxQueuedExamples { get; set; } = 1000;
+    /// <summary>How long a gRPC Learn stream waits for room in a full queue.</summary>
+    public double QueueWaitSeconds { get; set; } = 30;
+    /// <summary>Checkpoint after this many applied steps …</summary>
+    public int CheckpointEverySteps { get; set; } = 500;
+    /// <summary>… or when this many seconds have passed since the last one with new steps.</summary>
+    public double CheckpointEverySeconds { get; set; } = 60;
+    /// <summary>A graceful shutdown checkpoints every tenant with steps since its last checkpoint (off: restart replays the log, as after a crash).</summary>
+    public bool CheckpointOnShutdown { get; set; } = true;
+    /// <summary>Largest request body (REST) or message (gRPC), bytes.</summary>
+    public long MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
+
+    public InputLimits Limits { get; set; } = new();
+
+    public string FullDataDirectory => Path.GetFullPath(DataDirectory);
+}

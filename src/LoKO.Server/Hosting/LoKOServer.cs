@@ -1,0 +1,112 @@
+using System.Net;
+using LoKO.Server.Api;
+using LoKO.Server.Compute;
+using LoKO.Server.Grpc;
+using LoKO.Server.Security;
+using LoKO.Server.Storage;
+using LoKO.Server.Tenants;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LoKO.Server.Hosting;
+
+/// <summary>Builds the LoKO web application: REST (HTTP/1.1, on the `--urls` addresses) and gRPC (a separate HTTP/2-only endpoint).</summary>
+public static class LoKOServer
+{
+    public const string DefaultUrls = "http://localhost:5000";
+
+    public static WebApplication Build(string[] args)
+    {
+        // Content root = the output folder, so appsettings.json is found whatever the working directory;
+        // relative settings (LoKO:DataDirectory) still resolve against the working directory.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var section = builder.Configuration.GetSection(LoKOOptions.Section);
+        builder.Services.Configure<LoKOOptions>(section);
+        var options = section.Get<LoKOOptions>() ?? new LoKOOptions();
+
+        // Kestrel without TLS cannot offer HTTP/1.1 and HTTP/2 on one endpoint (it silently serves 1.1 only):
+        // REST on the --urls addresses (HTTP/1.1), gRPC on its own HTTP/2-only endpoint.
+        var urls = builder.Configuration["urls"];
+        if (string.IsNullOrWhiteSpace(urls)) urls = DefaultUrls;
+        builder.Configuration["urls"] = ""; // the endpoints below replace --urls (without Kestrel's "overriding" warning)
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBytes;
+            foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                Listen(kestrel, url, HttpProtocols.Http1);
+            Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
+        });
+
+        var data = options.FullDataDirectory;
+        Directory.CreateDirectory(data);
+        builder.Services.AddDbContextFactory<LoKODbContext>(db => db
+            .UseSqlite($"Data Source={Path.Combine(data, "loko.db")}")
+            .AddInterceptors(new SqlitePragmas()));
+        builder.Services.AddSingleton(new CheckpointFiles(data));
+        builder.Services.AddSingleton<AdminKey>();
+        builder.Services.AddSingleton<Authorizer>();
+        builder.Services.AddSingleton<ComputeExecutor>();
+        builder.Services.AddSingleton<ModelRegistry>();
+        builder.Services.AddSingleton<TenantRuntime>();
+        builder.Services.AddSingleton<ITenantRuntime>(sp => sp.GetRequiredService<TenantRuntime>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TenantRuntime>());
+        builder.Services.AddSingleton<TenantService>();
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ErrorMapping>();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = (int)Math.Min(options.MaxRequestBytes, int.MaxValue);
+            grpc.Interceptors.Add<GrpcErrorMapping>();
+        });
+        builder.Services.AddEndpointsApiExplorer();
+        builder.Services.AddSwaggerGen(swagger => swagger.SwaggerDoc("v1", new Microsoft.OpenApi.OpenApiInfo
+        {
+            Title = "LoKO",
+            Version = "v1",
+            Description = "Online fine-tuning: per-tenant LoRA adapters learned one example at a time. Send 'Authorization: Bearer <key>'.",
+        }));
+
+        var app = builder.Build();
+        Migrate(app);
+        // Create the admin key (or generate it into the data dir) at startup, not on the first request.
+        app.Services.GetRequiredService<AdminKey>();
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSwagger();
+        app.UseSwaggerUI();
+        app.MapHealthChecks("/healthz", new() { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new() { Predicate = c => c.Tags.Contains("ready") });
+        app.MapLoKORest();
+        app.MapGrpcService<LoKOGrpcService>();
+        return app;
+    }
+
+    static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    {
+        var address = BindingAddress.Parse(url);
+        if (!string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException($"'{url}': only http:// endpoints are supported (terminate TLS in front of the server)");
+        void Configure(ListenOptions o) => o.Protocols = protocols;
+        if (address.Host is "localhost")
+            kestrel.ListenLocalhost(address.Port, Configure);
+        else if (address.Host is "*" or "+" or "0.0.0.0" or "[::]")
+            kestrel.ListenAnyIP(address.Port, Configure);
+        else if (IPAddress.TryParse(address.Host.Trim('[', ']'), out var ip))
+            kestrel.Listen(ip, address.Port, Configure);
+        else
+            throw new InvalidOperationException($"'{url}': the host must be localhost, an IP address or *");
+    }
+
+    /// <summary>Applies migrations and switches the SQLite file to WAL (a persistent property of the file).</summary>
+    static void Migrate(WebApplication app)
+    {
+        using var db = app.Services.GetRequiredService<IDbContextFactory<LoKODbContext>>().CreateDbContext();
+        db.Database.Migrate();
+        db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
+        app.Logger.LogInformation("Metadata store ready at {Path}", db.Database.GetDbConnection().DataSource);
+    }
+}

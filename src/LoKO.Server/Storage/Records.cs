@@ -1,0 +1,84 @@
+namespace LoKO.Server.Storage;
+
+public sealed class TenantRecord
+{
+    public required string TenantId { get; set; }
+    public required string Preset { get; set; }
+    /// <summary>JSON array of label names, in class-index order.</summary>
+    public required string LabelsJson { get; set; }
+    public required string Optimizer { get; set; }
+    /// <summary>LoRA settings as JSON (LoKO.Contracts.Rest.LoraSettings).</summary>
+    public required string LoraJson { get; set; }
+    /// <summary>Filter settings as JSON (LoKO.Contracts.Rest.FilterSettings).</summary>
+    public required string FilterJson { get; set; }
+    /// <summary>SHA-256 (hex) of the tenant's API key; the key itself is never stored.</summary>
+    public required string ApiKeyHash { get; set; }
+    /// <summary>Seed of the adapter's initialisation, so a replay from nothing rebuilds the same θ.</summary>
+    public long Seed { get; set; }
+    /// <summary>The checkpoint the tenant's state descends from (0 = none): where a restart starts.</summary>
+    public long CheckpointVersion { get; set; }
+    /// <summary>Checkpoint versions are never reused, even after a rollback.</summary>
+    public long NextCheckpointVersion { get; set; } = 1;
+    public DateTime CreatedUtc { get; set; }
+}
+
+/// <summary>Kinds of stored example payloads.</summary>
+public enum PayloadKind
+{
+    /// <summary>UTF-8 text.</summary>
+    Text = 1,
+    /// <summary>A PNG or JPEG file, decoded when applied.</summary>
+    EncodedImage = 2,
+    /// <summary>Interleaved 8-bit RGB, Width × Height × 3 bytes.</summary>
+    Rgb = 3,
+}
+
+/// <summary>One accepted example: the durable log entry that an acknowledgement promises.</summary>
+public sealed class ExampleRecord
+{
+    public long Id { get; set; }
+    public required string TenantId { get; set; }
+    /// <summary>Per tenant, from 1, in acceptance order; the order in which examples are learned.</summary>
+    public long Sequence { get; set; }
+    /// <summary>Client idempotency key, unique per tenant when given.</summary>
+    public string? ExampleId { get; set; }
+    public PayloadKind PayloadKind { get; set; }
+    public required byte[] Payload { get; set; }
+    public int Width { get; set; }
+    public int Height { get; set; }
+    public required string Label { get; set; }
+    public int LabelIndex { get; set; }
+    /// <summary>Covered by a committed checkpoint (learned durably).</summary>
+    public bool Applied { get; set; }
+    /// <summary>Discarded by a rollback: never learned again.</summary>
+    public bool RolledBack { get; set; }
+    public DateTime AcceptedUtc { get; set; }
+    public DateTime? AppliedUtc { get; set; }
+}
+
+public sealed class CheckpointRecord
+{
+    public long Id { get; set; }
+    public required string TenantId { get; set; }
+    public long Version { get; set; }
+    /// <summary>Relative to the data directory.</summary>
+    public required string Path { get; set; }
+    public long LastAppliedSequence { get; set; }
+    public long ExamplesApplied { get; set; }
+    public long ExamplesRejected { get; set; }
+    /// <summary>Prequential hits among the applied examples (online accuracy = Correct / ExamplesApplied).</summary>
+    public long Correct { get; set; }
+    public DateTime CreatedUtc { get; set; }
+}
+
+/// <summary>The LoKO filter's observation-noise estimate R at a checkpoint.</summary>
+public sealed class NoiseRecord
+{
+    public long Id { get; set; }
+    public required string TenantId { get; set; }
+    public long Version { get; set; }
+    public double Trace { get; set; }
+    /// <summary>JSON array: the diagonal of R.</summary>
+    public required string DiagonalJson { get; set; }
+    public DateTime CreatedUtc { get; set; }
+}

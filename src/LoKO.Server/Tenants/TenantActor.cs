@@ -1,0 +1,498 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.Channels;
+using LoKO.Contracts.Validation;
+using LoKO.Engine.Checkpoints;
+using LoKO.Engine.Filter;
+using LoKO.Engine.Lora;
+using LoKO.Engine.Models;
+using LoKO.Engine.Optimizers;
+using LoKO.Server.Compute;
+using LoKO.Server.Hosting;
+using LoKO.Server.Storage;
+using Microsoft.EntityFrameworkCore;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoKO.Server.Tenants;
+
+/// <summary>Services every tenant actor uses.</summary>
+public sealed record TenantServices(
+    IDbContextFactory<LoKODbContext> Db,
+    ComputeExecutor Compute,
+    ModelRegistry Models,
+    CheckpointFiles Files,
+    LoKOOptions Options,
+    ILogger Logger);
+
+/// <summary>
+/// One tenant, one actor: a single loop owns the adapter and optimizer and does everything that reads or
+/// changes them — learning steps in sequence order, predictions, checkpoints, rollback — one at a time.
+/// Numeric work is handed to the <see cref="ComputeExecutor"/>; the loop itself only awaits.
+/// Appends run outside the loop (serialised by their own gate) so acknowledgements never wait for learning.
+/// </summary>
+public sealed class TenantActor
+{
+    readonly TenantServices _s;
+    readonly ConcurrentQueue<PendingStep> _pending = new();
+    readonly Channel<Func<Task>> _commands = Channel.CreateUnbounded<Func<Task>>();
+    readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    readonly SemaphoreSlim _appendGate = new(1, 1);
+    readonly CancellationTokenSource _stop = new();
+    TaskCompletionSource _room = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    Task _loop = Task.CompletedTask;
+
+    BaseModel _model = null!;
+    TenantAdapter _adapter = null!;
+    IOnlineOptimizer _optimizer = null!;
+
+    // Written by the loop (or under the append gate); read anywhere.
+    long _nextSequence;
+    long _lastApplied, _applied, _rejected, _correct;
+    long _checkpointVersion, _nextCheckpointVersion;
+    long _stepsSinceCheckpoint;
+    DateTime _lastCheckpointUtc = DateTime.UtcNow;
+    bool _warmupPending;
+
+    TenantActor(TenantServices services, TenantSettings settings)
+    {
+        _s = services;
+        Settings = settings;
+    }
+
+    public TenantSettings Settings { get; }
+    public string TenantId => Settings.TenantId;
+    /// <summary>The preset's LoRA site globs, used when the tenant names none.</summary>
+    public IReadOnlyList<string> DefaultTargets => _model.DefaultTargets;
+    public InputModality Modality => _model.Modality == Engine.Models.Modality.Text ? InputModality.Text : InputModality.Image;
+
+    public TenantStatus Status => new(
+        Interlocked.Read(ref _nextSequence) - 1,
+        Interlocked.Read(ref _applied),
+        Interlocked.Read(ref _rejected),
+        Interlocked.Read(ref _correct),
+        Interlocked.Read(ref _lastApplied),
+        Interlocked.Read(ref _checkpointVersion),
+        _pending.Count);
+
+    // ---------------------------------------------------------------- activation
+
+    /// <summary>Loads the tenant: its latest checkpoint (or a fresh adapter), then queues every later log entry for replay.</summary>
+    public static async Task<TenantActor> ActivateAsync(string tenantId, TenantServices s, CancellationToken ct)
+    {
+        TenantRecord record;
+        CheckpointRecord? checkpoint = null;
+        long maxSequence;
+        await using (var db = await s.Db.CreateDbContextAsync(ct))
+        {
+            record = await db.Tenants.AsNoTracking().SingleOrDefaultAsync(t => t.TenantId == tenantId, ct)
+                     ?? throw new TenantNotFoundException(tenantId);
+            if (record.CheckpointVersion > 0)
+                checkpoint = await db.Checkpoints.AsNoTracking().SingleAsync(c => c.TenantId == tenantId && c.Version == record.CheckpointVersion, ct);
+            maxSequence = await db.Examples.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0;
+        }
+
+        var actor = new TenantActor(s, TenantSettings.FromRecord(record))
+        {
+            _nextSequence = maxSequence + 1,
+            _checkpointVersion = record.CheckpointVersion,
+            _nextCheckpointVersion = record.NextCheckpointVersion,
+        };
+        actor._model = await s.Models.GetAsync(record.Preset);
+        await s.Compute.Run(() => actor.BuildState(checkpoint));
+        if (checkpoint is not null) actor.RestoreCounters(checkpoint);
+
+        await actor.QueueReplayAsync(checkpoint?.LastAppliedSequence ?? 0, ct);
+        actor._loop = Task.Run(actor.RunAsync, CancellationToken.None);
+        s.Logger.LogInformation("Activated tenant {Tenant}: checkpoint v{Version}, {Replay} log entries to replay",
+            tenantId, record.CheckpointVersion, actor._pending.Count);
+        return actor;
+    }
+
+    async Task QueueReplayAsync(long afterSequence, CancellationToken ct)
+    {
+        await using var db = await _s.Db.CreateDbContextAsync(ct);
+        var entries = db.Examples.AsNoTracking()
+            .Where(x => x.TenantId == TenantId && x.Sequence > afterSequence && !x.RolledBack)
+            .OrderBy(x => x.Sequence)
+            .AsAsyncEnumerable();
+        await foreach (var x in entries.WithCancellation(ct))
+            _pending.Enqueue(new PendingStep(x.Sequence, new StoredPayload(x.PayloadKind, x.Payload, x.Width, x.Height), x.LabelIndex));
+    }
+
+    void RestoreCounters(CheckpointRecord c)
+    {
+        Interlocked.Exchange(ref _lastApplied, c.LastAppliedSequence);
+        Interlocked.Exchange(ref _applied, c.ExamplesApplied);
+        Interlocked.Exchange(ref _rejected, c.ExamplesRejected);
+        Interlocked.Exchange(ref _correct, c.Correct);
+        _stepsSinceCheckpoint = 0;
+        _lastCheckpointUtc = DateTime.UtcNow;
+    }
+
+    /// <summary>Compute thread: a fresh adapter from the tenant's seed, then the checkpoint's state if there is one.</summary>
+    void BuildState(CheckpointRecord? checkpoint)
+    {
+        _adapter ??= _model.CreateAdapter(Settings.LoraOptions, Settings.Labels.Count, Settings.Seed);
+        _optimizer?.Dispose();
+        _optimizer = null!;
+        if (checkpoint is null)
+        {
+            // Only at activation, right after the adapter was initialised from the tenant's seed.
+            _optimizer = NewOptimizer(state: null);
+            return;
+        }
+        using var stream = _s.Files.OpenRead(checkpoint.Path);
+        if (Settings.Optimizer == "loko")
+        {
+            var state = KalmanState.Load(stream, _adapter.Theta);
+            _optimizer = NewOptimizer(state);
+        }
+        else
+        {
+            var (tensors, _) = SafetensorsCodec.Read(stream);
+            using (no_grad()) _adapter.Theta.copy_(tensors["theta"]);
+            foreach (var t in tensors.Values) t.Dispose();
+            _optimizer = NewOptimizer(state: null);
+        }
+        _warmupPending = false;
+    }
+
+    IOnlineOptimizer NewOptimizer(KalmanState? state) => Settings.Optimizer switch
+    {
+        "loko" => new LokoFilter(_adapter.Theta, Settings.LokoOptions, ObservationKind.Classification, state),
+        "adamw" => GradientOptimizer.AdamW(_adapter.Theta, Settings.LearningRate),
+        var other => throw new InvalidOperationException($"unknown optimizer '{other}'"),
+    };
+
+    // ---------------------------------------------------------------- appends (acknowledgement path)
+
+    /// <summary>
+    /// Appends examples to the durable log (one transaction) and queues them for learning. Returns only once
+    /// they are committed. A repeated exampleId returns its original sequence and is not appended again.
+    /// </summary>
+    public async Task<IReadOnlyList<AppendOutcome>> AppendAsync(IReadOnlyList<NewExample> examples, bool waitForRoom, CancellationToken ct)
+    {
+        if (waitForRoom) await WaitForRoomAsync(examples.Count, ct);
+        await _appendGate.WaitAsync(ct);
+        try
+        {
+            if (_stop.IsCancellationRequested) throw new TenantNotFoundException(TenantId);
+            if (!waitForRoom && _pending.Count + examples.Count > _s.Options.MaxQueuedExamples)
+                throw new QueueFullException(TenantId, _s.Options.MaxQueuedExamples, RetryAfter());
+
+            await using var db = await _s.Db.CreateDbContextAsync(ct);
+            var ids = examples.Select(e => e.ExampleId).OfType<string>().Distinct().ToList();
+            var known = ids.Count == 0
+                ? new Dictionary<string, long>()
+                : await db.Examples.AsNoTracking().Where(x => x.TenantId == TenantId && ids.Contains(x.ExampleId!))
+                    .ToDictionaryAsync(x => x.ExampleId!, x => x.Sequence, ct);
+
+            var outcomes = new List<AppendOutcome>(examples.Count);
+            var queued = new List<PendingStep>();
+            long next = _nextSequence;
+            var now = DateTime.UtcNow;
+            foreach (var e in examples)
+            {
+                if (e.ExampleId is not null && known.TryGetValue(e.ExampleId, out var seen))
+                {
+                    outcomes.Add(new AppendOutcome(seen, Duplicate: true));
+                    continue;
+                }
+                long sequence = next++;
+                if (e.ExampleId is not null) known[e.ExampleId] = sequence;
+                db.Examples.Add(new ExampleRecord
+                {
+                    TenantId = TenantId, Sequence = sequence, ExampleId = e.ExampleId,
+                    PayloadKind = e.Payload.Kind, Payload = e.Payload.Bytes, Width = e.Payload.Width, Height = e.Payload.Height,
+                    Label = e.Label, LabelIndex = e.LabelIndex, AcceptedUtc = now,
+                });
+                queued.Add(new PendingStep(sequence, e.Payload, e.LabelIndex));
+                outcomes.Add(new AppendOutcome(sequence, Duplicate: false));
+            }
+            // Once the commit starts it finishes: an abandoned request must not leave the sequence counter unsure.
+            if (queued.Count > 0) await db.SaveChangesAsync(CancellationToken.None);
+            Interlocked.Exchange(ref _nextSequence, next);
+            foreach (var q in queued) _pending.Enqueue(q);
+            Wake();
+            return outcomes;
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+    }
+
+    async Task WaitForRoomAsync(int count, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(_s.Options.QueueWaitSeconds);
+        while (_pending.Count + count > _s.Options.MaxQueuedExamples && _pending.Count > 0)
+        {
+            var remaining = deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero) throw new QueueFullException(TenantId, _s.Options.MaxQueuedExamples, RetryAfter());
+            var room = Volatile.Read(ref _room).Task;
+            if (_pending.Count + count <= _s.Options.MaxQueuedExamples) break;
+            try { await room.WaitAsync(remaining, ct); }
+            catch (TimeoutException) { }
+        }
+    }
+
+    TimeSpan RetryAfter() => TimeSpan.FromSeconds(Math.Clamp(_pending.Count / 50.0, 1, 60));
+
+    void SignalRoom() => Interlocked.Exchange(ref _room, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    void Wake() => _wake.Writer.TryWrite(true);
+
+    // ---------------------------------------------------------------- the loop
+
+    async Task RunAsync()
+    {
+        var ct = _stop.Token;
+        while (true)
+        {
+            try
+            {
+                while (_commands.Reader.TryRead(out var command)) await command();
+                if (ct.IsCancellationRequested) return;
+                if (_pending.TryPeek(out var next))
+                {
+                    await _s.Compute.Run(() => Step(next));
+                    _pending.TryDequeue(out _);
+                    SignalRoom();
+                    if (_stepsSinceCheckpoint >= _s.Options.CheckpointEverySteps && !_warmupPending) await CheckpointCoreAsync();
+                    continue;
+                }
+                var interval = TimeSpan.FromSeconds(_s.Options.CheckpointEverySeconds);
+                var due = _lastCheckpointUtc + interval - DateTime.UtcNow;
+                if (_stepsSinceCheckpoint > 0 && !_warmupPending && due <= TimeSpan.Zero)
+                {
+                    await CheckpointCoreAsync();
+                    continue;
+                }
+                var wait = _stepsSinceCheckpoint > 0 && due > TimeSpan.Zero ? due : interval;
+                await Task.WhenAny(_wake.Reader.WaitToReadAsync(ct).AsTask(), Task.Delay(wait, ct));
+                _wake.Reader.TryRead(out _);
+            }
+            catch (Exception e)
+            {
+                // A failed checkpoint (disk, database) is retried later; the log still holds every example.
+                _s.Logger.LogError(e, "Tenant {Tenant}: loop error", TenantId);
+                try { await Task.Delay(TimeSpan.FromSeconds(1), ct); } catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    /// <summary>Compute thread: one prequential step — predict, then learn — for one logged example.</summary>
+    void Step(PendingStep step)
+    {
+        using var scope = NewDisposeScope();
+        try
+        {
+            var input = step.Payload.ToModelInput();
+            var targets = tensor(new long[] { step.LabelIndex });
+            // The forward closure encodes from the managed input each time: the filter may call it again
+            // later (bounded-P₀ warm-up replays), after this step's dispose scope has ended.
+            using var outcome = _optimizer.Step(() => _model.Forward([input], _adapter), targets);
+            long predicted = outcome.Predictions.argmax(1).item<long>();
+            if (outcome.Status == StepStatus.Rejected)
+            {
+                Interlocked.Increment(ref _rejected);
+                _s.Logger.LogWarning("Tenant {Tenant}: example {Sequence} rejected: {Reason}", TenantId, step.Sequence, outcome.Reason);
+            }
+            else
+            {
+                Interlocked.Increment(ref _applied);
+                if (predicted == step.LabelIndex) Interlocked.Increment(ref _correct);
+            }
+            _warmupPending = outcome.Status == StepStatus.Deferred;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A poison example must not stall the tenant: it is counted as rejected and the log moves on.
+            Interlocked.Increment(ref _rejected);
+            _s.Logger.LogWarning(e, "Tenant {Tenant}: example {Sequence} could not be learned", TenantId, step.Sequence);
+        }
+        Interlocked.Exchange(ref _lastApplied, step.Sequence);
+        _stepsSinceCheckpoint++;
+    }
+
+    Task<T> Enqueue<T>(Func<Task<T>> command)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var written = _commands.Writer.TryWrite(async () =>
+        {
+            try { done.SetResult(await command()); }
+            catch (Exception e) { done.SetException(e); }
+        });
+        if (!written) throw new TenantNotFoundException(TenantId);
+        Wake();
+        return done.Task;
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    public Task<PredictionResult> PredictAsync(StoredPayload payload) => Enqueue(async () =>
+    {
+        var input = payload.ToModelInput();
+        var probabilities = await _s.Compute.Run(() =>
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var logits = _model.Forward([input], _adapter);
+            return logits.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
+        });
+        int best = Array.IndexOf(probabilities, probabilities.Max());
+        var map = new Dictionary<string, double>(Settings.Labels.Count);
+        for (int i = 0; i < probabilities.Length; i++) map[Settings.Labels[i]] = probabilities[i];
+        return new PredictionResult(Settings.Labels[best], map, Interlocked.Read(ref _lastApplied));
+    });
+
+    /// <summary>Writes a checkpoint now (after the steps already taken; queued examples stay queued).</summary>
+    public Task<CheckpointRecord?> CheckpointAsync() => Enqueue(async () =>
+        _warmupPending ? throw new InvalidOperationException("the bounded-P₀ warm-up is still gathering examples; checkpoint after it completes")
+                       : await CheckpointCoreAsync());
+
+    async Task<CheckpointRecord?> CheckpointCoreAsync()
+    {
+        var started = DateTime.UtcNow;
+        long version = _nextCheckpointVersion;
+        var path = _s.Files.RelativePath(TenantId, version);
+        long lastApplied = Interlocked.Read(ref _lastApplied);
+        var noise = await _s.Compute.Run(() =>
+        {
+            _s.Files.WriteAtomically(path, SaveState);
+            return NoiseEstimate();
+        });
+
+        var record = new CheckpointRecord
+        {
+            TenantId = TenantId, Version = version, Path = path, LastAppliedSequence = lastApplied,
+            ExamplesApplied = Interlocked.Read(ref _applied), ExamplesRejected = Interlocked.Read(ref _rejected),
+            Correct = Interlocked.Read(ref _correct), CreatedUtc = started,
+        };
+        await using (var db = await _s.Db.CreateDbContextAsync())
+        {
+            await using var tx = await db.Database.BeginTransactionAsync();
+            db.Checkpoints.Add(record);
+            if (noise is { } n)
+                db.NoiseHistory.Add(new NoiseRecord { TenantId = TenantId, Version = version, Trace = n.Trace, DiagonalJson = JsonSerializer.Serialize(n.Diagonal), CreatedUtc = started });
+            await db.SaveChangesAsync();
+            await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.CheckpointVersion, version)
+                .SetProperty(t => t.NextCheckpointVersion, version + 1));
+            await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence <= lastApplied && !x.Applied && !x.RolledBack)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Applied, true).SetProperty(x => x.AppliedUtc, started));
+            await tx.CommitAsync();
+        }
+        Interlocked.Exchange(ref _checkpointVersion, version);
+        _nextCheckpointVersion = version + 1;
+        _stepsSinceCheckpoint = 0;
+        _lastCheckpointUtc = DateTime.UtcNow;
+        _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
+            TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
+        return record;
+    }
+
+    /// <summary>Compute thread: θ, p, R and counters (loko) or θ (gradient baselines) as safetensors.</summary>
+    void SaveState(Stream stream)
+    {
+        if (_optimizer is LokoFilter filter) filter.State.Save(stream);
+        else SafetensorsCodec.Write(stream, new Dictionary<string, Tensor> { ["theta"] = _adapter.Theta.detach() });
+    }
+
+    (double Trace, double[] Diagonal)? NoiseEstimate()
+    {
+        if (_optimizer is not LokoFilter { State.R: { } r }) return null;
+        using var scope = NewDisposeScope();
+        var diagonal = r.diagonal().to(ScalarType.Float64).cpu().data<double>().ToArray();
+        return (diagonal.Sum(), diagonal);
+    }
+
+    /// <summary>
+    /// Returns to checkpoint <paramref name="version"/>: its state is loaded, and every log entry after its
+    /// sequence (applied or still queued) is marked rolled back and never learned.
+    /// </summary>
+    public Task<TenantStatus> RollbackAsync(long version) => Enqueue(async () =>
+    {
+        CheckpointRecord checkpoint;
+        await using (var db = await _s.Db.CreateDbContextAsync())
+            checkpoint = await db.Checkpoints.AsNoTracking().SingleOrDefaultAsync(c => c.TenantId == TenantId && c.Version == version)
+                         ?? throw new FieldValidationException("version", $"tenant '{TenantId}' has no checkpoint {version.ToString(CultureInfo.InvariantCulture)}");
+
+        await _appendGate.WaitAsync();
+        try
+        {
+            await _s.Compute.Run(() => BuildState(checkpoint));
+            _pending.Clear();
+            SignalRoom();
+            await using var db = await _s.Db.CreateDbContextAsync();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence > checkpoint.LastAppliedSequence && !x.RolledBack)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.RolledBack, true).SetProperty(x => x.Applied, false).SetProperty(x => x.AppliedUtc, (DateTime?)null));
+            await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.CheckpointVersion, version));
+            await tx.CommitAsync();
+            RestoreCounters(checkpoint);
+            Interlocked.Exchange(ref _checkpointVersion, version);
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+        _s.Logger.LogInformation("Tenant {Tenant}: rolled back to checkpoint v{Version} (sequence {Sequence})", TenantId, version, checkpoint.LastAppliedSequence);
+        return Status;
+    });
+
+    /// <summary>The adapter as safetensors: θ, each LoRA piece and the head by name, and how to read them.</summary>
+    public Task<(byte[] File, long AdapterVersion)> ExportAsync() => Enqueue(async () =>
+    {
+        long version = Interlocked.Read(ref _lastApplied);
+        var bytes = await _s.Compute.Run(() =>
+        {
+            using var scope = NewDisposeScope();
+            var theta = _adapter.Theta.detach();
+            var tensors = new Dictionary<string, Tensor> { ["theta"] = theta };
+            foreach (var segment in _adapter.Layout.Segments)
+                tensors[segment.Name] = theta.narrow(0, segment.Offset, segment.Length).view(segment.Shape);
+            var meta = new Dictionary<string, string>
+            {
+                ["tenant"] = TenantId,
+                ["preset"] = Settings.Preset,
+                ["labels"] = JsonSerializer.Serialize(Settings.Labels),
+                ["rank"] = _adapter.Layout.Rank.ToString(CultureInfo.InvariantCulture),
+                ["scale"] = _adapter.Layout.Scale.ToString("R", CultureInfo.InvariantCulture),
+                ["adapterVersion"] = version.ToString(CultureInfo.InvariantCulture),
+            };
+            using var stream = new MemoryStream();
+            SafetensorsCodec.Write(stream, tensors, meta);
+            return stream.ToArray();
+        });
+        return (bytes, version);
+    });
+
+    // ---------------------------------------------------------------- shutdown
+
+    /// <summary>Stops the loop after the current step; with <paramref name="checkpoint"/>, saves what was learned since the last checkpoint.</summary>
+    public async Task StopAsync(bool checkpoint)
+    {
+        await _appendGate.WaitAsync();
+        try
+        {
+            _stop.Cancel();
+            _commands.Writer.TryComplete();
+        }
+        finally { _appendGate.Release(); }
+        await _loop;
+        while (_commands.Reader.TryRead(out var command)) await command();
+        if (checkpoint && _stepsSinceCheckpoint > 0 && !_warmupPending)
+        {
+            try { await CheckpointCoreAsync(); }
+            catch (Exception e) { _s.Logger.LogError(e, "Tenant {Tenant}: checkpoint at shutdown failed; the log replays on restart", TenantId); }
+        }
+        await _s.Compute.Run(() =>
+        {
+            _optimizer.Dispose();
+            _adapter.Dispose();
+        });
+    }
+}

@@ -1,0 +1,112 @@
+using Grpc.Core;
+using LoKO.Contracts.V1;
+
+namespace LoKO.Server.Tests;
+
+[Collection(SharedServerCollection.Name)]
+public class GrpcApiTests(SharedServer shared)
+{
+    LoKOTestServer S => shared.Server;
+
+    [Fact]
+    public async Task CreateStreamPredictCheckpointAndExportOverGrpc()
+    {
+        var client = S.Grpc;
+        var admin = LoKOTestServer.Bearer(LoKOTestServer.AdminKey);
+        var created = await client.CreateTenantAsync(new CreateTenantRequest
+        {
+            TenantId = "grpc-round-trip", Preset = "minilm-l6", Labels = { "computers", "food" },
+            Lora = new LoraSettings { Rank = 2 },
+        }, admin);
+        Assert.Equal("grpc-round-trip", created.TenantId);
+        var key = LoKOTestServer.Bearer(created.ApiKey);
+
+        var sent = new (string Text, string Label, string Id)[]
+        {
+            ("the disk is full again", "computers", "g1"),
+            ("slow-cooked beef stew", "food", "g2"),
+            ("compile the kernel module", "computers", "g3"),
+            ("slow-cooked beef stew", "food", "g2"),       // repeat: acknowledged as a duplicate
+            ("lemon cake", "dessert", "g4"),              // not a label: INVALID, the stream goes on
+            ("pancakes with syrup", "food", ""),
+        };
+        var acks = new List<Ack>();
+        using (var call = client.Learn(key))
+        {
+            foreach (var (text, label, id) in sent)
+            {
+                await call.RequestStream.WriteAsync(new Example { TenantId = "grpc-round-trip", Input = new Input { Text = text }, Label = label, ExampleId = id });
+                Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+                acks.Add(call.ResponseStream.Current);
+            }
+            await call.RequestStream.CompleteAsync();
+            Assert.False(await call.ResponseStream.MoveNext(CancellationToken.None));
+        }
+        Assert.Equal([AckStatus.Accepted, AckStatus.Accepted, AckStatus.Accepted, AckStatus.Duplicate, AckStatus.Invalid, AckStatus.Accepted], acks.Select(a => a.Status));
+        Assert.Equal([1L, 2L, 3L, 2L, 0L, 4L], acks.Select(a => a.Sequence));
+        Assert.Equal("label", acks[4].Field);
+
+        var tenant = await client.GetTenantAsync(new TenantRef { TenantId = "grpc-round-trip" }, key);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (tenant.ExamplesApplied < 4 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            tenant = await client.GetTenantAsync(new TenantRef { TenantId = "grpc-round-trip" }, key);
+        }
+        Assert.Equal(4, tenant.ExamplesApplied);
+        Assert.Equal(4, tenant.ExamplesAccepted);
+        Assert.InRange(tenant.OnlineAccuracy, 0, 1);
+
+        var prediction = await client.PredictAsync(new PredictRequest { TenantId = "grpc-round-trip", Input = new Input { Text = "my laptop overheats" } }, key);
+        Assert.Contains(prediction.Label, new[] { "computers", "food" });
+        Assert.Equal(1.0, prediction.Probabilities.Values.Sum(), 5);
+        Assert.Equal(4, prediction.AdapterVersion);
+
+        var checkpoint = await client.CheckpointAsync(new TenantRef { TenantId = "grpc-round-trip" }, key);
+        Assert.Equal(4, checkpoint.LastAppliedSequence);
+        var list = await client.ListCheckpointsAsync(new TenantRef { TenantId = "grpc-round-trip" }, key);
+        Assert.Equal(checkpoint.Version, Assert.Single(list.Checkpoints).Version);
+
+        var adapter = await client.ExportAdapterAsync(new TenantRef { TenantId = "grpc-round-trip" }, key);
+        Assert.Equal(4, adapter.AdapterVersion);
+        var theta = LoKOTestServer.ThetaOf(adapter.Safetensors.ToByteArray());
+        Assert.Equal(theta, await S.DownloadThetaAsync("grpc-round-trip", created.ApiKey));
+    }
+
+    [Fact]
+    public async Task GrpcErrorsUseStatusCodesAndNameTheField()
+    {
+        var client = S.Grpc;
+        var admin = LoKOTestServer.Bearer(LoKOTestServer.AdminKey);
+        var created = await client.CreateTenantAsync(new CreateTenantRequest { TenantId = "grpc-errors", Preset = "minilm-l6", Labels = { "a", "b" } }, admin);
+        var other = await client.CreateTenantAsync(new CreateTenantRequest { TenantId = "grpc-errors-other", Preset = "minilm-l6", Labels = { "a", "b" } }, admin);
+        var key = LoKOTestServer.Bearer(created.ApiKey);
+
+        async Task<RpcException> Fails(Func<Task> call) => await Assert.ThrowsAsync<RpcException>(call);
+
+        Assert.Equal(StatusCode.NotFound, (await Fails(() => client.GetTenantAsync(new TenantRef { TenantId = "grpc-nobody" }, admin).ResponseAsync)).StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, (await Fails(() => client.GetTenantAsync(new TenantRef { TenantId = "grpc-errors" }, LoKOTestServer.Bearer("wrong")).ResponseAsync)).StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, (await Fails(() => client.GetTenantAsync(new TenantRef { TenantId = "grpc-errors" }).ResponseAsync)).StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, (await Fails(() => client.GetTenantAsync(new TenantRef { TenantId = "grpc-errors-other" }, key).ResponseAsync)).StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, (await Fails(() => client.CreateTenantAsync(new CreateTenantRequest { TenantId = "x", Preset = "minilm-l6", Labels = { "a", "b" } }, key).ResponseAsync)).StatusCode);
+        Assert.Equal(StatusCode.AlreadyExists, (await Fails(() => client.CreateTenantAsync(new CreateTenantRequest { TenantId = "grpc-errors", Preset = "minilm-l6", Labels = { "a", "b" } }, admin).ResponseAsync)).StatusCode);
+
+        var empty = await Fails(() => client.PredictAsync(new PredictRequest { TenantId = "grpc-errors", Input = new Input { Text = "" } }, key).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, empty.StatusCode);
+        Assert.Equal("input.text", empty.Trailers.GetValue("field"));
+        var image = await Fails(() => client.PredictAsync(new PredictRequest { TenantId = "grpc-errors", Input = new Input { Pixels = new Pixels { Width = 1, Height = 1, Values = { 3 } } } }, key).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, image.StatusCode);
+        Assert.Equal("input.pixels", image.Trailers.GetValue("field"));
+        var badLabels = await Fails(() => client.CreateTenantAsync(new CreateTenantRequest { TenantId = "grpc-one", Preset = "minilm-l6", Labels = { "a" } }, admin).ResponseAsync);
+        Assert.Equal("labels", badLabels.Trailers.GetValue("field"));
+
+        // A stream that switches tenants is ended with INVALID_ARGUMENT; other tenants' keys are refused.
+        using (var call = client.Learn(key))
+        {
+            await call.RequestStream.WriteAsync(new Example { TenantId = "grpc-errors-other", Input = new Input { Text = "hi" }, Label = "a" });
+            var denied = await Fails(() => call.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+        }
+        Assert.Equal(0, (await client.GetTenantAsync(new TenantRef { TenantId = "grpc-errors-other" }, LoKOTestServer.Bearer(other.ApiKey))).ExamplesAccepted);
+    }
+}
