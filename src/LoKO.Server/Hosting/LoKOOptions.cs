@@ -1,4 +1,5 @@
 using LoKO.Contracts.Validation;
+using LoKO.Server.Telemetry;
 
 namespace LoKO.Server.Hosting;
 
@@ -37,6 +38,9 @@ public sealed class LoKOOptions
     public long MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
 
     public InputLimits Limits { get; set; } = new();
+
+    /// <summary>Tenant label bound and window of the metrics exported at /metrics.</summary>
+    public MetricsOptions Metrics { get; set; } = new();
 
     public string FullDataDirectory => Path.GetFullPath(DataDirectory);
 }

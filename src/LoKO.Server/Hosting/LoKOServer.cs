@@ -4,10 +4,13 @@ using LoKO.Server.Compute;
 using LoKO.Server.Grpc;
 using LoKO.Server.Security;
 using LoKO.Server.Storage;
+using LoKO.Server.Telemetry;
 using LoKO.Server.Tenants;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace LoKO.Server.Hosting;
 
@@ -52,6 +55,10 @@ public static class LoKOServer
         builder.Services.AddSingleton<ITenantRuntime>(sp => sp.GetRequiredService<TenantRuntime>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TenantRuntime>());
         builder.Services.AddSingleton<TenantService>();
+        builder.Services.AddSingleton<LoKOMetrics>();
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("loko"))
+            .WithMetrics(metrics => metrics.AddMeter(LoKOMetrics.MeterName).AddPrometheusExporter());
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ErrorMapping>();
@@ -81,6 +88,7 @@ public static class LoKOServer
         app.MapHealthChecks("/healthz", new() { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new() { Predicate = c => c.Tags.Contains("ready") });
         app.MapLoKORest();
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGrpcService<LoKOGrpcService>();
         return app;
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -11,6 +12,7 @@ using LoKO.Engine.Optimizers;
 using LoKO.Server.Compute;
 using LoKO.Server.Hosting;
 using LoKO.Server.Storage;
+using LoKO.Server.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,6 +26,7 @@ public sealed record TenantServices(
     ModelRegistry Models,
     CheckpointFiles Files,
     LoKOOptions Options,
+    LoKOMetrics Metrics,
     ILogger Logger);
 
 /// <summary>
@@ -54,11 +57,13 @@ public sealed class TenantActor
     long _stepsSinceCheckpoint;
     DateTime _lastCheckpointUtc = DateTime.UtcNow;
     bool _warmupPending;
+    readonly TenantGauges _gauges;
 
     TenantActor(TenantServices services, TenantSettings settings)
     {
         _s = services;
         Settings = settings;
+        _gauges = services.Metrics.Track(settings.TenantId, () => _pending.Count);
     }
 
     public TenantSettings Settings { get; }
@@ -99,11 +104,18 @@ public sealed class TenantActor
             _checkpointVersion = record.CheckpointVersion,
             _nextCheckpointVersion = record.NextCheckpointVersion,
         };
-        actor._model = await s.Models.GetAsync(record.Preset);
-        await s.Compute.Run(() => actor.BuildState(checkpoint));
-        if (checkpoint is not null) actor.RestoreCounters(checkpoint);
-
-        await actor.QueueReplayAsync(checkpoint?.LastAppliedSequence ?? 0, ct);
+        try
+        {
+            actor._model = await s.Models.GetAsync(record.Preset);
+            await s.Compute.Run(() => actor.BuildState(checkpoint));
+            if (checkpoint is not null) actor.RestoreCounters(checkpoint);
+            await actor.QueueReplayAsync(checkpoint?.LastAppliedSequence ?? 0, ct);
+        }
+        catch
+        {
+            s.Metrics.Untrack(tenantId, actor._gauges);
+            throw;
+        }
         actor._loop = Task.Run(actor.RunAsync, CancellationToken.None);
         s.Logger.LogInformation("Activated tenant {Tenant}: checkpoint v{Version}, {Replay} log entries to replay",
             tenantId, record.CheckpointVersion, actor._pending.Count);
@@ -215,6 +227,7 @@ public sealed class TenantActor
             if (queued.Count > 0) await db.SaveChangesAsync(CancellationToken.None);
             Interlocked.Exchange(ref _nextSequence, next);
             foreach (var q in queued) _pending.Enqueue(q);
+            _s.Metrics.Accepted(_gauges, queued.Count);
             Wake();
             return outcomes;
         }
@@ -287,6 +300,7 @@ public sealed class TenantActor
     void Step(PendingStep step)
     {
         using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
         try
         {
             var input = step.Payload.ToModelInput();
@@ -306,11 +320,14 @@ public sealed class TenantActor
                 if (predicted == step.LabelIndex) Interlocked.Increment(ref _correct);
             }
             _warmupPending = outcome.Status == StepStatus.Deferred;
+            _s.Metrics.Stepped(_gauges, clock.Elapsed, applied: outcome.Status != StepStatus.Rejected, correct: predicted == step.LabelIndex,
+                outcome.Loss, outcome.InnovationNorm, outcome.NoiseTrace, outcome.MeanCovariance, outcome.GuardEvent);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A poison example must not stall the tenant: it is counted as rejected and the log moves on.
             Interlocked.Increment(ref _rejected);
+            _s.Metrics.Rejected(_gauges);
             _s.Logger.LogWarning(e, "Tenant {Tenant}: example {Sequence} could not be learned", TenantId, step.Sequence);
         }
         Interlocked.Exchange(ref _lastApplied, step.Sequence);
@@ -389,6 +406,7 @@ public sealed class TenantActor
         _nextCheckpointVersion = version + 1;
         _stepsSinceCheckpoint = 0;
         _lastCheckpointUtc = DateTime.UtcNow;
+        _s.Metrics.CheckpointWritten(_gauges, _lastCheckpointUtc - started);
         _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
             TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
         return record;
@@ -489,6 +507,7 @@ public sealed class TenantActor
             try { await CheckpointCoreAsync(); }
             catch (Exception e) { _s.Logger.LogError(e, "Tenant {Tenant}: checkpoint at shutdown failed; the log replays on restart", TenantId); }
         }
+        _s.Metrics.Untrack(TenantId, _gauges);
         await _s.Compute.Run(() =>
         {
             _optimizer.Dispose();

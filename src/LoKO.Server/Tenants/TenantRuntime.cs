@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using LoKO.Server.Compute;
 using LoKO.Server.Hosting;
 using LoKO.Server.Storage;
+using LoKO.Server.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -29,8 +30,8 @@ public sealed class TenantRuntime : ITenantRuntime, IHostedService
     readonly TenantServices _services;
 
     public TenantRuntime(IDbContextFactory<LoKODbContext> db, ComputeExecutor compute, ModelRegistry models, CheckpointFiles files,
-                         IOptions<LoKOOptions> options, ILogger<TenantRuntime> logger) =>
-        _services = new TenantServices(db, compute, models, files, options.Value, logger);
+                         IOptions<LoKOOptions> options, LoKOMetrics metrics, ILogger<TenantRuntime> logger) =>
+        _services = new TenantServices(db, compute, models, files, options.Value, metrics, logger);
 
     public int Resident => _actors.Count;
 
