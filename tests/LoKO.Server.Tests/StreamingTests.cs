@@ -4,16 +4,6 @@ using LoKO.Engine.Data;
 
 namespace LoKO.Server.Tests;
 
-/// <summary>A test that runs only with LOKO_LONG_TESTS=1: it takes minutes of CPU on a small machine.</summary>
-public sealed class LongFactAttribute : FactAttribute
-{
-    public LongFactAttribute()
-    {
-        if (Environment.GetEnvironmentVariable("LOKO_LONG_TESTS") != "1")
-            Skip = "long-running (minutes on 2 cores): set LOKO_LONG_TESTS=1 to run it";
-    }
-}
-
 [Collection(SharedServerCollection.Name)]
 public class StreamingTests(SharedServer shared)
 {
@@ -21,9 +11,9 @@ public class StreamingTests(SharedServer shared)
 
     /// <summary>
     /// 1,000 short fortunes (computers vs food) over one Learn call: every one acknowledged in order, then learned in order.
-    /// Learning 1,000 minilm-l6 steps takes minutes on 2 shared cores (6 min 50 s measured, at low priority next to other load), hence opt-in.
+    /// The slowest test here: 1,000 minilm-l6 steps take one to a few minutes on 2 cores.
     /// </summary>
-    [LongFact]
+    [Fact]
     public async Task AThousandStreamedExamplesAreAcknowledgedAndAppliedInOrder()
     {
         const int count = 1000;
