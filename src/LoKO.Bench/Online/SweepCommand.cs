@@ -15,7 +15,7 @@ namespace LoKO.Bench.Online;
 public static class SweepCommand
 {
     public const string Usage =
-        "sweep --task mnist|fortunes [--limit N] [--p0 auto,constant-1e-2,constant-1e-3,bounded] [--beta 0.9,0.99,0.999] [--r0 0.01,0.1,1] " +
+        "sweep --task mnist|fortunes [--limit N] [--p0 auto,auto-x4,constant-1e-2,constant-1e-3,bounded] [--beta 0.9,0.99,0.999] [--r0 0.01,0.1,1] " +
         "[--holdout N] [--seed S] [--out DIR] [--image-size 64] [--max-tokens 64] [--threads N]";
 
     static readonly IReadOnlyList<string> DefaultP0 = ["auto", "constant-1e-2", "constant-1e-3", "bounded"];
@@ -110,11 +110,14 @@ public static class SweepCommand
     {
         var defaults = new LokoOptions();
         if (s == "auto") return (s, defaults with { P0 = InitialCovariance.Auto });
+        if (s.StartsWith("auto-x", StringComparison.Ordinal)
+            && double.TryParse(s["auto-x".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out var k) && double.IsFinite(k) && k > 0)
+            return (s, defaults with { P0 = InitialCovariance.Auto, AutoPriorWeight = k });
         if (s == "bounded") return (s, defaults with { P0 = InitialCovariance.Bounded });
         if (s.StartsWith("constant-", StringComparison.Ordinal)
             && double.TryParse(s["constant-".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out var c) && double.IsFinite(c) && c > 0)
             return (s, defaults with { P0 = InitialCovariance.Constant, P0Constant = c });
-        throw new ArgumentException($"--p0: '{s}' is not auto, bounded or constant-<value> (e.g. constant-1e-2)");
+        throw new ArgumentException($"--p0: '{s}' is not auto, auto-x<k>, bounded or constant-<value> (e.g. constant-1e-2)");
     }
 
     sealed record SweepRow

@@ -165,9 +165,9 @@ public sealed class LokoFilter : IOnlineOptimizer
         double scale = _options.P0Constant;
         if (_options.P0 == InitialCovariance.Auto)
         {
-            // trace(G) = Σ_j Σ_i p_i H_ji² = c·‖H‖²_F  and  trace(R₀) = m·r₀  ⇒  c = m·r₀ / ‖H‖²_F
+            // trace(G) = Σ_j Σ_i p_i H_ji² = c·‖H‖²_F  and  k·trace(R₀) = k·m·r₀  ⇒  c = k·m·r₀ / ‖H‖²_F
             double norm2 = h.to(ScalarType.Float64).pow(2).sum().item<double>();
-            if (norm2 > 0) scale = h.shape[0] * _options.R0 / norm2;
+            if (norm2 > 0) scale = _options.AutoPriorWeight * h.shape[0] * _options.R0 / norm2;
         }
         State.P = full_like(State.Theta, scale).detach().DetachFromDisposeScope();
         // The prior itself is the first known-good state the guard can return to.

@@ -35,6 +35,9 @@ public sealed record LokoOptions
     public double P0Max { get; init; } = 1e-1;
     public int WarmupExamples { get; init; } = 20;
 
+    /// <summary>Auto P₀: trace(G) = k·trace(R₀) at the first example (k = 1: prior and noise weigh equally).</summary>
+    public double AutoPriorWeight { get; init; } = 1;
+
     /// <summary>R₀ = r₀·I.</summary>
     public double R0 { get; init; } = 0.1;
     /// <summary>EMA factor of the noise estimate: R ← β·R + (1−β)·(εεᵀ + G).</summary>
@@ -60,6 +63,7 @@ public sealed record LokoOptions
         Positive(P0Min, "p0Min");
         Positive(P0Max, "p0Max");
         Positive(R0, "r0");
+        Positive(AutoPriorWeight, "autoPriorWeight");
         Positive(PMin, "pMin");
         Positive(Jitter, "jitter");
         if (P0Min > P0Max) throw new ArgumentOutOfRangeException("p0Min", P0Min, "must not exceed p0Max");

@@ -138,4 +138,22 @@ public class LokoFilterTests
         AssertClose(uninterrupted.State.R!.data<double>().ToArray(), resumed.State.R!.data<double>().ToArray(), "R", 1e-10);
         Assert.Equal(uninterrupted.State.Steps, resumed.State.Steps);
     }
+
+    [Fact]
+    public void AutoPriorWeightScalesTheInitialCovariance()
+    {
+        var model = new TinyMlp(classes: 3);
+        var (x, label) = TinyMlp.Stream(3, 1, seed: 1)[0];
+        double[] InitialP(double k)
+        {
+            using var theta = model.NewTheta(seed: 2);
+            using var filter = new LokoFilter(theta, Options with { AutoPriorWeight = k, Q = 0, Guard = new GuardOptions() });
+            filter.Step(() => model.Forward(theta, x), tensor(new long[] { label })).Dispose();
+            return filter.State.GoodP!.data<double>().ToArray(); // the guard's first snapshot is the prior itself
+        }
+        var one = InitialP(1);
+        var four = InitialP(4);
+        Assert.All(one, v => Assert.Equal(one[0], v));
+        Assert.Equal(4 * one[0], four[0], 1e-12);
+    }
 }
