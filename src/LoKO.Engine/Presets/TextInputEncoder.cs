@@ -8,12 +8,11 @@ namespace LoKO.Engine.Presets;
 public sealed class TextInputEncoder(TextEncoder tokenizer) : IInputEncoder
 {
     public Modality Modality => Modality.Text;
-    public TextEncoder Tokenizer { get; } = tokenizer;
 
     public EncodedInputs Encode(IReadOnlyList<ModelInput> batch, Device device)
     {
         var texts = batch.Select(b => b is TextInput t ? t.Text : throw new ArgumentException("this model takes text; the example has no text", "text")).ToList();
-        var encoded = Tokenizer.Encode(texts);
+        var encoded = tokenizer.Encode(texts);
         long[] shape = [encoded.Batch, encoded.SeqLen];
         var mask = tensor(encoded.AttentionMask, shape);
         return new EncodedInputs(new Dictionary<string, Tensor>

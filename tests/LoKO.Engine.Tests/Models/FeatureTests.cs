@@ -59,6 +59,20 @@ public class FeatureTests(ModelFixture models)
     }
 
     [Fact]
+    public void TheImageNormalisationIsReadFromThePreprocessGraph()
+    {
+        using var prep = LoKO.Engine.Onnx.OnnxGraph.Load(ModelAssets.ResNetPreprocessPath);
+        using var normalisation = ImageNormalisation.FromPreprocessGraph(prep);
+        Assert.Equal(new long[] { 2, 1, 0 }, normalisation.ChannelOrder); // the CNTK model takes BGR
+        using var scope = NewDisposeScope();
+        // At the graph's own size the result equals running the graph itself.
+        var rgb = rand(1, 3, 224, 224) * 255;
+        using var executor = new LoKO.Engine.Onnx.GraphExecutor(prep);
+        var expected = executor.Run(new Dictionary<string, TorchSharp.torch.Tensor> { [prep.Inputs[0].Name] = rgb })[prep.Outputs[0].Name];
+        Assert.Equal(0f, (normalisation.Apply(rgb) - expected).abs().max().item<float>(), 4);
+    }
+
+    [Fact]
     public void AModelRefusesInputOfTheWrongModalityNamingTheField()
     {
         var e = Assert.Throws<ArgumentException>(() => models.MiniLm.Encode([new ImageInput(RgbImage.FromPixels(new float[4], 2, 2))]));
