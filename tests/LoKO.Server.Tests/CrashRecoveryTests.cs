@@ -1,0 +1,313 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace LoKO.Server.Tests;
+
+/// <summary>
+/// The built server as a child process, killed with SIGKILL while steps are still being applied:
+/// the restart recovers from the latest checkpoint plus the log, and every acknowledged example is learned exactly once.
+/// </summary>
+public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
+{
+    const int Total = 120;
+    const int FirstBatch = 30;
+    const int BatchSize = 30;
+    const string Tenant = "crashy";
+
+    static readonly string[] Computers =
+        ["printer driver", "database server", "network cable", "laptop battery", "kernel update", "graphics card", "usb port", "wifi router"];
+    static readonly string[] Food =
+        ["olive oil", "bowl of ramen", "grilled cheese", "tomato soup", "apple pie", "fried rice", "lentil curry", "banana bread"];
+    static readonly string[] Verbs = ["fix", "check", "buy", "love", "replace", "try", "clean", "share"];
+
+    static readonly (string Text, string Label)[] Examples = Enumerable.Range(0, Total).Select(i =>
+    {
+        bool food = i % 2 == 1;
+        var nouns = food ? Food : Computers;
+        return ($"{Verbs[i / 2 % Verbs.Length]} the {nouns[i / 2 * 3 % nouns.Length]} number {i}", food ? "food" : "computers");
+    }).ToArray();
+
+    readonly List<ServerProcess> _processes = [];
+    readonly List<string> _directories = [];
+
+    [Fact]
+    public async Task AfterSigkillMidTrainingEveryAcknowledgedExampleIsAppliedExactlyOnceAndThetaMatchesAnUninterruptedRun()
+    {
+        var crashData = NewDirectory();
+        var referenceData = NewDirectory();
+
+        // One tenant (so one seed), copied into a second data directory for the uninterrupted run.
+        string key;
+        await using (var creator = await StartAsync(crashData))
+        {
+            var (created, body) = await creator.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey,
+                new { tenantId = Tenant, preset = "minilm-l6", labels = new[] { "computers", "food" }, lora = new { rank = 2 } });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            key = body.GetProperty("apiKey").GetString()!;
+            creator.Kill();
+        }
+        CopyDirectory(crashData, referenceData);
+
+        // Crash run: a checkpoint first, then the rest of the examples, and SIGKILL right after the last acknowledgement.
+        var acknowledged = new List<long>();
+        JsonElement beforeKill;
+        await using (var doomed = await StartAsync(crashData))
+        {
+            acknowledged.AddRange(await PostAsync(doomed, key, Examples[..FirstBatch]));
+            var checkpointed = await doomed.WaitForAsync(key, t => t.GetProperty("checkpointVersion").GetInt64() >= 1);
+            Assert.True(checkpointed.GetProperty("examplesApplied").GetInt64() < Total);
+            for (int start = FirstBatch; start < Total; start += BatchSize)
+                acknowledged.AddRange(await PostAsync(doomed, key, Examples[start..Math.Min(Total, start + BatchSize)]));
+            beforeKill = await doomed.TenantAsync(key);
+            doomed.Kill();
+        }
+        Assert.Equal(Enumerable.Range(1, Total).Select(i => (long)i), acknowledged);
+        long appliedBeforeKill = beforeKill.GetProperty("examplesApplied").GetInt64();
+        Assert.True(appliedBeforeKill < Total, $"all {Total} examples were applied before the kill: {beforeKill}");
+        Assert.True(beforeKill.GetProperty("checkpointVersion").GetInt64() >= 1, $"no checkpoint before the kill: {beforeKill}");
+        output.WriteLine($"killed with {appliedBeforeKill} of {Total} applied, checkpoint version {beforeKill.GetProperty("checkpointVersion")}");
+
+        float[] recovered;
+        await using (var restarted = await StartAsync(crashData))
+        {
+            var tenant = await restarted.WaitForAsync(key, t => t.GetProperty("examplesApplied").GetInt64() >= Total);
+            Assert.Equal(acknowledged.Count, tenant.GetProperty("examplesApplied").GetInt64());
+            Assert.Equal(Total, tenant.GetProperty("examplesAccepted").GetInt64());
+            Assert.Equal(0, tenant.GetProperty("examplesRejected").GetInt64());
+            Assert.Equal(Total, tenant.GetProperty("lastAppliedSequence").GetInt64());
+            recovered = await restarted.DownloadThetaAsync(key);
+            restarted.Kill();
+        }
+
+        float[] uninterrupted;
+        await using (var reference = await StartAsync(referenceData))
+        {
+            await PostAsync(reference, key, Examples[..FirstBatch]);
+            for (int start = FirstBatch; start < Total; start += BatchSize)
+                await PostAsync(reference, key, Examples[start..Math.Min(Total, start + BatchSize)]);
+            var tenant = await reference.WaitForAsync(key, t => t.GetProperty("examplesApplied").GetInt64() >= Total);
+            Assert.Equal(Total, tenant.GetProperty("examplesApplied").GetInt64());
+            uninterrupted = await reference.DownloadThetaAsync(key);
+            reference.Kill();
+        }
+
+        Assert.Equal(uninterrupted.Length, recovered.Length);
+        double worst = uninterrupted.Zip(recovered).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(worst <= 1e-6, $"θ after crash recovery differs from the uninterrupted run by {worst:E2}");
+    }
+
+    static async Task<IReadOnlyList<long>> PostAsync(ServerProcess server, string key, (string Text, string Label)[] examples)
+    {
+        var (response, body) = await server.SendAsync(HttpMethod.Post, $"/v1/tenants/{Tenant}/examples", key,
+            examples.Select(e => new { text = e.Text, label = e.Label }).ToArray());
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return body.GetProperty("sequences").EnumerateArray().Select(s => s.GetInt64()).ToList();
+    }
+
+    async Task<ServerProcess> StartAsync(string dataDirectory)
+    {
+        var server = ServerProcess.Start(dataDirectory);
+        _processes.Add(server);
+        await server.WaitHealthyAsync();
+        return server;
+    }
+
+    string NewDirectory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "loko-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        _directories.Add(path);
+        return path;
+    }
+
+    static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in _processes) process.Kill();
+        foreach (var directory in _directories)
+        {
+            try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>LoKO.Server.dll run by `dotnet` with the test settings; its output is kept for failure messages.</summary>
+    sealed class ServerProcess : IAsyncDisposable
+    {
+        readonly Process _process;
+        readonly Queue<string> _output = new();
+        readonly HttpClient _http;
+
+        ServerProcess(Process process, int restPort)
+        {
+            _process = process;
+            _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{restPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        }
+
+        public static ServerProcess Start(string dataDirectory)
+        {
+            var dll = ServerDll();
+            int rest = FreePort(), grpc = FreePort();
+            var info = new ProcessStartInfo("dotnet")
+            {
+                WorkingDirectory = Path.GetDirectoryName(dll)!,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in new[]
+            {
+                dll,
+                "--urls", $"http://127.0.0.1:{rest}",
+                $"--LoKO:GrpcUrl=http://127.0.0.1:{grpc}",
+                $"--LoKO:DataDirectory={dataDirectory}",
+                $"--LoKO:AdminKey={LoKOTestServer.AdminKey}",
+                "--LoKO:MaxTokens=16",
+                "--LoKO:CheckpointEverySteps=10",
+                "--LoKO:CheckpointEverySeconds=3600",
+                "--LoKO:CheckpointOnShutdown=false",
+                "--Logging:LogLevel:Default=Warning",
+                "--Logging:LogLevel:Microsoft.EntityFrameworkCore=Warning",
+            }) info.ArgumentList.Add(arg);
+
+            var process = new Process { StartInfo = info };
+            var server = new ServerProcess(process, rest);
+            process.OutputDataReceived += (_, e) => server.Keep(e.Data);
+            process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return server;
+        }
+
+        void Keep(string? line)
+        {
+            if (line is null) return;
+            lock (_output)
+            {
+                _output.Enqueue(line);
+                while (_output.Count > 50) _output.Dequeue();
+            }
+        }
+
+        string Output()
+        {
+            lock (_output) return string.Join('\n', _output);
+        }
+
+        /// <summary>The server project's own output (its deps and runtime config), else the copy next to this assembly.</summary>
+        static string ServerDll()
+        {
+            var baseDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+            for (var dir = new DirectoryInfo(baseDirectory); dir?.Parent is not null; dir = dir.Parent)
+            {
+                if (dir.Name != "LoKO.Server.Tests") continue;
+                var candidate = Path.Combine(dir.Parent.FullName, "..", "src", "LoKO.Server",
+                    Path.GetRelativePath(dir.FullName, baseDirectory), "LoKO.Server.dll");
+                if (File.Exists(candidate)) return Path.GetFullPath(candidate);
+            }
+            var local = Path.Combine(baseDirectory, "LoKO.Server.dll");
+            Assert.True(File.Exists(local), $"LoKO.Server.dll not found from {baseDirectory}");
+            return local;
+        }
+
+        static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        public async Task WaitHealthyAsync()
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                if (_process.HasExited) Assert.Fail($"the server exited with {_process.ExitCode}:\n{Output()}");
+                try
+                {
+                    using var response = await _http.GetAsync("/healthz");
+                    if (response.IsSuccessStatusCode) return;
+                }
+                catch (HttpRequestException) { }
+                if (DateTime.UtcNow > deadline) Assert.Fail($"the server did not become healthy:\n{Output()}");
+                await Task.Delay(100);
+            }
+        }
+
+        public async Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, string? key, object? json = null)
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            if (json is not null) request.Content = JsonContent.Create(json);
+            var response = await _http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            var body = text.TrimStart().StartsWith('{') ? JsonDocument.Parse(text).RootElement.Clone() : default;
+            return (response, body);
+        }
+
+        public async Task<JsonElement> TenantAsync(string key)
+        {
+            var (response, body) = await SendAsync(HttpMethod.Get, $"/v1/tenants/{Tenant}", key);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET tenant: {(int)response.StatusCode}\n{Output()}");
+            return body;
+        }
+
+        public async Task<JsonElement> WaitForAsync(string key, Func<JsonElement, bool> done)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                var tenant = await TenantAsync(key);
+                if (done(tenant)) return tenant;
+                if (DateTime.UtcNow > deadline) Assert.Fail($"tenant {Tenant} did not get there in time: {tenant}\n{Output()}");
+                await Task.Delay(50);
+            }
+        }
+
+        public async Task<float[]> DownloadThetaAsync(string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/tenants/{Tenant}/adapter");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var response = await _http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return LoKOTestServer.ThetaOf(await response.Content.ReadAsByteArrayAsync());
+        }
+
+        /// <summary>SIGKILL (the whole tree): no shutdown hooks, no shutdown checkpoint.</summary>
+        public void Kill()
+        {
+            try
+            {
+                if (!_process.HasExited)
+                {
+                    _process.Kill(entireProcessTree: true);
+                    _process.WaitForExit(10_000);
+                }
+            }
+            catch (InvalidOperationException) { }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Kill();
+            _http.Dispose();
+            _process.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
