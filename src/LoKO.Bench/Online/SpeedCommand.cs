@@ -52,8 +52,8 @@ public static class SpeedCommand
             using var scope = NewDisposeScope();
             using var inputs = model.Encode([.. chunk.Select(c => c.Item1)]);
             var targets = tensor(chunk.Select(c => (long)c.Item2).ToArray());
-            double a = Time(() => loko.Step(() => model.Forward(inputs, lokoAdapter), targets));
-            double b = Time(() => adamw.Step(() => model.Forward(inputs, adamAdapter), targets));
+            double a = Time(() => loko.Step(model.Pass(inputs, lokoAdapter), targets));
+            double b = Time(() => adamw.Step(model.Pass(inputs, adamAdapter), targets));
             if (s < WarmupSteps) continue;
             lokoMs += a;
             adamwMs += b;

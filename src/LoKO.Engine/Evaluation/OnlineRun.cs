@@ -66,7 +66,7 @@ public sealed class OnlineRun
                 {
                     var targets = tensor(new long[] { example.Label });
                     var clock = Stopwatch.StartNew();
-                    var outcome = optimizer.Step(() => model.Forward(inputs, adapter), targets);
+                    var outcome = optimizer.Step(model.Pass(inputs, adapter), targets);
                     clock.Stop();
                     record = new StepRecord(i, example.Label, ArgMax(outcome.Predictions), outcome.Loss,
                         clock.Elapsed.TotalMilliseconds, outcome.Status, outcome.Reason, outcome.GuardEvent);

@@ -14,7 +14,7 @@ public sealed class LokoFilter : IOnlineOptimizer
 {
     readonly LokoOptions _options;
     readonly ObservationKind _kind;
-    readonly List<(Func<Tensor> Forward, Tensor Targets)> _warmup = [];
+    readonly List<(ForwardPass Forward, Tensor Targets)> _warmup = [];
 
     public LokoFilter(Tensor theta, LokoOptions? options = null, ObservationKind kind = ObservationKind.Classification, KalmanState? state = null)
     {
@@ -30,14 +30,18 @@ public sealed class LokoFilter : IOnlineOptimizer
     public KalmanState State { get; }
     public LokoOptions Options => _options;
 
-    public StepOutcome Step(Func<Tensor> forward, Tensor targets)
+    public StepOutcome Step(Func<Tensor> forward, Tensor targets) => Step(new ForwardPass(forward), targets);
+
+    public StepOutcome Step(ForwardPass forward, Tensor targets)
     {
         using var scope = NewDisposeScope();
         State.Steps++;
         var theta = State.Theta;
 
         // 2. forward: ŷ = h(θ, x) — the prequential prediction, made before learning.
-        var outputs = forward();
+        // 3. Jacobian: H ∈ ℝ^{m×n}, row j = ∂ŷ_j/∂θ (from per-copy runs where the model offers them).
+        var copies = CopiesFor(forward, targets);
+        var (outputs, jacobian) = copies > 0 ? ForwardCopies(forward, copies) : (forward.Forward(), null);
         var yHat = Observation.Predict(_kind, outputs);
         var predictions = yHat.detach().cpu().MoveToOuterDisposeScope();
         double loss;
@@ -46,9 +50,7 @@ public sealed class LokoFilter : IOnlineOptimizer
             return Reject(predictions, loss, "the prediction is not finite (non-finite input or state)");
 
         var y = Observation.Target(_kind, targets, outputs);
-        // 3. Jacobian: H ∈ ℝ^{m×n}, row j = ∂ŷ_j/∂θ.
-        var flat = yHat.reshape(-1);
-        var h = Jacobian(yHat, theta);
+        var h = jacobian is null ? Jacobian(yHat, theta) : jacobian();
         if (!h.isfinite().all().item<bool>()) return Reject(predictions, loss, "the Jacobian is not finite");
 
         if (State.P is null && _options.P0 == InitialCovariance.Bounded)
@@ -61,34 +63,34 @@ public sealed class LokoFilter : IOnlineOptimizer
         InitialiseIfNeeded(h, outputs.shape[1]);
 
         // 4. innovation: e = y − ŷ
-        var e = (y.reshape(-1) - flat).detach();
+        var e = (y.reshape(-1) - yHat.reshape(-1)).detach();
         return Update(forward, h, e, y, predictions, loss);
     }
 
-    StepOutcome Update(Func<Tensor> forward, Tensor h, Tensor e, Tensor y, Tensor predictions, double loss)
+    StepOutcome Update(ForwardPass forward, Tensor h, Tensor e, Tensor y, Tensor predictions, double loss)
     {
         // 1. predict: p ← p + q (a new tensor: a rejected step must leave p as it was)
         var p = _options.Q > 0 ? State.P! + _options.Q : State.P!;
         int b = (int)(h.shape[0] / State.R!.shape[0]);
         var r = BlockDiagonal(State.R, b);
 
-        // 5. G = H·diag(p)·Hᵀ                      (m×m)
-        var hp = (h * p).to(ScalarType.Float64);
-        var h64 = h.to(ScalarType.Float64);
-        var g = matmul(hp, h64.t());
+        // 5. G = H·diag(p)·Hᵀ                      (m×m; sums over n in θ's precision, m×m algebra in float64)
+        var hp = h * p;
+        var g = matmul(hp, h.t()).to(ScalarType.Float64);
         // 6. S = G + R + δI, δ raised until Cholesky succeeds
         var l = Cholesky(g + r);
         if (l is null) return Reject(predictions, loss, "S is not positive definite even with jitter");
-        // 7. K = diag(p)·Hᵀ·S⁻¹, kept as Kᵀ = S⁻¹·H·diag(p) (S is symmetric; a solve, never an inverse)
-        var kT = cholesky_solve(hp, l);
+        // 7. K = diag(p)·Hᵀ·S⁻¹ is never formed: step 8 needs only S⁻¹·e and step 9 only diag(Hᵀ·S⁻¹·H)
         var e64 = e.to(ScalarType.Float64);
-        // 8. θ ← θ + K·e
-        var dTheta = matmul(kT.t(), e64).to(State.Theta.dtype);
-        // 9. p ← max(p − p ⊙ Σ_j K_{·j} ⊙ H_{j·}, p_min)      (exact diagonal of (I − KH)P)
-        var pNew = (p - p * (kT * h64).sum(dim: 0).to(p.dtype)).clamp_min(_options.PMin);
         var sInvE = cholesky_solve(e64.unsqueeze(1), l).squeeze(1);
+        // 8. θ ← θ + K·e = θ + (H·diag(p))ᵀ·S⁻¹·e
+        var dTheta = matmul(sInvE.to(hp.dtype), hp);
+        // 9. p ← max(p − p ⊙ Σ_j K_{·j} ⊙ H_{j·}, p_min)      (exact diagonal of (I − KH)P)
+        //    Σ_j K_{ij}·H_{ji} = p_i·(Hᵀ·S⁻¹·H)_{ii} = p_i·‖(L⁻¹·H)_{·i}‖² with S = L·Lᵀ
+        var u = linalg.solve_triangular(l.to(h.dtype), h, upper: false);
+        var pNew = (p - p * p * u.pow(2).sum(dim: 0)).clamp_min(_options.PMin);
         double nis = e64.dot(sInvE).item<double>();
-        if (!AllFinite(g, kT, dTheta, pNew) || !double.IsFinite(nis))
+        if (!AllFinite(g, dTheta, pNew) || !double.IsFinite(nis))
             return Reject(predictions, loss, "the Kalman update is not finite");
 
         var thetaBefore = _options.Residual == ResidualMode.Exact ? State.Theta.detach().clone() : null;
@@ -96,7 +98,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         // 10. noise: ε = e − G·S⁻¹·e (linearised) or y − h(θ⁺, x) (exact); R ← β·R + (1−β)·(εεᵀ + G)
         Tensor eps;
         if (thetaBefore is null) eps = e64 - matmul(g, sInvE);
-        else using (no_grad()) eps = (y.reshape(-1) - Observation.Predict(_kind, forward()).reshape(-1)).to(ScalarType.Float64);
+        else using (no_grad()) eps = (y.reshape(-1) - Observation.Predict(_kind, forward.Forward()).reshape(-1)).to(ScalarType.Float64);
         double beta = 1 - (1 - _options.Beta) * State.NoiseAdaptation;
         var rNew = State.R * beta + BlockMean(eps.outer(eps) + g, b) * (1 - beta);
         if (_options.Noise == NoiseStructure.Diagonal) rNew = rNew.diag().diag();
@@ -144,6 +146,35 @@ public sealed class LokoFilter : IOnlineOptimizer
         return stack(rows).detach();
     }
 
+    /// <summary>K, the copies a per-copy run needs for this step (one per Jacobian row to compute), or 0 to use sequential passes.</summary>
+    long CopiesFor(ForwardPass forward, Tensor targets)
+    {
+        if (forward.Copies is null || forward.Outputs < 1 || targets.shape[0] != 1) return 0;
+        bool simplex = _kind == ObservationKind.Classification && forward.Outputs > 1;
+        return simplex ? forward.Outputs - 1 : forward.Outputs;
+    }
+
+    /// <summary>
+    /// One run of K copies, copy k on θ's values in row k of a fresh [K, n] leaf, and one reverse pass of
+    /// Σ_k ŷ_k(copy k): row k of the gradient is ∂ŷ_k/∂θ. Every copy computes the same ŷ, so copy 0 is the
+    /// prediction. As in <see cref="Jacobian"/>, the last class's row of a softmax comes from the others.
+    /// </summary>
+    (Tensor Outputs, Func<Tensor> Jacobian) ForwardCopies(ForwardPass forward, long copies)
+    {
+        var theta = State.Theta;
+        var rows = theta.detach().unsqueeze(0).expand(copies, theta.shape[0]).clone().requires_grad_(true);
+        var outputs = forward.Copies!(rows);
+        long c = outputs.shape[1];
+        return (outputs.narrow(0, 0, 1), () =>
+        {
+            var yHat = Observation.Predict(_kind, outputs);
+            var picked = yHat.gather(1, arange(copies, device: yHat.device).unsqueeze(1)).sum();
+            var grad = autograd.grad([picked], [rows], allow_unused: true)[0];
+            var h = grad is null || grad.IsInvalid ? zeros_like(rows) : grad.detach();
+            return copies == c ? h : cat([h, -h.sum(dim: 0, keepdim: true)]);
+        });
+    }
+
     Tensor? Cholesky(Tensor s)
     {
         long m = s.shape[0];
@@ -175,7 +206,7 @@ public sealed class LokoFilter : IOnlineOptimizer
     }
 
     /// <summary>Bounded P₀: gather squared gradients on the first N_w examples, then learn them all, in order.</summary>
-    StepOutcome Warmup(Func<Tensor> forward, Tensor targets, Tensor h, Tensor predictions, double loss)
+    StepOutcome Warmup(ForwardPass forward, Tensor targets, Tensor h, Tensor predictions, double loss)
     {
         var g2 = h.pow(2).sum(dim: 0);
         if (State.WarmupSquaredGradients is null) State.WarmupSquaredGradients = g2.DetachFromDisposeScope();

@@ -58,6 +58,8 @@ public sealed class TenantAdapter : INodeHook, IDisposable
 
     public bool Hooks(OnnxNode node) => _sitesByNode.ContainsKey(node.Index);
 
+    public LoraSite SiteOf(OnnxNode node) => _sitesByNode[node.Index];
+
     public Tensor After(OnnxNode node, IReadOnlyList<Tensor?> inputs, Tensor output)
     {
         var site = _sitesByNode[node.Index];

@@ -1,5 +1,6 @@
 using LoKO.Engine.Lora;
 using LoKO.Engine.Onnx;
+using LoKO.Engine.Optimizers;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Models;
@@ -53,6 +54,48 @@ public sealed class BaseModel : IDisposable
 
     /// <summary>The adapter's head outputs (logits or regression values), [batch, outputs].</summary>
     public Tensor Forward(EncodedInputs inputs, TenantAdapter adapter) => adapter.Head(Features(inputs, adapter));
+
+    /// <summary>
+    /// Head outputs [K, outputs] of K copies of a single example, copy k with the adapter values in row k
+    /// of <paramref name="rows"/> [K, n] (see <see cref="AdapterCopies"/>).
+    /// </summary>
+    public Tensor ForwardCopies(EncodedInputs inputs, TenantAdapter adapter, Tensor rows)
+    {
+        if (inputs.Batch != 1) throw new ArgumentException($"copies run one example, got a batch of {inputs.Batch}", nameof(inputs));
+        var copies = new AdapterCopies(adapter, rows);
+        var value = Executor.Run(inputs.Feeds, [Pooling.GraphValue], copies)[Pooling.GraphValue];
+        return copies.Head(Pooling.Pool(value, inputs));
+    }
+
+    /// <summary>The forward pass an optimizer steps with; it offers per-copy runs for single examples where the adapter allows.</summary>
+    public ForwardPass Pass(EncodedInputs inputs, TenantAdapter adapter) =>
+        new(() => Forward(inputs, adapter),
+            inputs.Batch == 1 && CopiesPay(adapter.Layout) ? rows => ForwardCopies(inputs, adapter, rows) : null,
+            adapter.Layout.Outputs);
+
+    /// <summary>
+    /// Whether per-copy runs beat sequential reverse passes for this layout. On a GPU the batch is nearly free.
+    /// On a CPU the arithmetic is the same either way, so copies pay only by skipping the shared prefix before
+    /// the first adapted node: measured, ResNet18 with stage-4 sites 2.2× faster at C = 10, MiniLM with sites
+    /// from layer 0 1.2× slower at C = 8.
+    /// </summary>
+    public bool CopiesPay(AdapterLayout layout)
+    {
+        if (!AdapterCopies.Supports(layout) || layout.Sites.Count == 0) return false;
+        if (Device.type == TorchSharp.DeviceType.CUDA) return true;
+        int first = layout.Sites.Min(s => s.Node.Index);
+        return first >= Graph.Nodes.Count / 2;
+    }
+
+    /// <summary>As <see cref="Pass(EncodedInputs, TenantAdapter)"/>, encoding the inputs on each call, so the pass may be kept and run later.</summary>
+    public ForwardPass Pass(IReadOnlyList<ModelInput> batch, TenantAdapter adapter) =>
+        new(() => Forward(batch, adapter),
+            batch.Count == 1 && CopiesPay(adapter.Layout) ? rows =>
+            {
+                using var inputs = Encode(batch);
+                return ForwardCopies(inputs, adapter, rows);
+            } : null,
+            adapter.Layout.Outputs);
 
     public Tensor Forward(IReadOnlyList<ModelInput> batch, TenantAdapter adapter)
     {

@@ -73,7 +73,7 @@ public sealed class GraphExecutor : IDisposable
             env[input.Name] = t.is_floating_point() && t.device != Device ? t.to(Device) : t;
         }
 
-        var signature = string.Join(';', plan.Feeds.Select(f => string.Join(',', feeds[f.Name].shape)));
+        var signature = string.Join(';', plan.Feeds.Select(f => string.Join(',', feeds[f.Name].shape))) + (hook is null ? "" : "|" + hook.ShapeKey);
         bool cached = plan.ShapeCache.TryGetValue(signature, out var shapeValues);
         if (cached) foreach (var (name, t) in shapeValues!) env[name] = t;
         var fresh = cached ? null : new Dictionary<string, Tensor>();

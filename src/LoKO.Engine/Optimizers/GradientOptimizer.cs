@@ -33,10 +33,12 @@ public sealed class GradientOptimizer : IOnlineOptimizer
 
     public string Name { get; }
 
-    public StepOutcome Step(Func<Tensor> forward, Tensor targets)
+    public StepOutcome Step(Func<Tensor> forward, Tensor targets) => Step(new ForwardPass(forward), targets);
+
+    public StepOutcome Step(ForwardPass forward, Tensor targets)
     {
         using var scope = NewDisposeScope();
-        var outputs = forward();
+        var outputs = forward.Forward();
         var predictions = Observation.Predict(_kind, outputs).detach().cpu().MoveToOuterDisposeScope();
         var loss = Observation.Loss(_kind, outputs, targets);
         double lossValue = loss.ToDouble();

@@ -11,11 +11,14 @@ public interface IOnlineOptimizer : IDisposable
     string Name { get; }
 
     /// <summary>
-    /// <paramref name="forward"/> computes the head outputs [b, C] from the current θ (with autograd);
+    /// <paramref name="forward"/> runs the model on the step's inputs from the current θ (with autograd);
     /// the optimizer may call it more than once. <paramref name="targets"/>: class indices for
     /// classification, values for regression. A <see cref="StepStatus.Deferred"/> outcome means the
     /// step is held and <paramref name="forward"/> will run again later (bounded-P₀ warm-up): keep what
     /// it reads alive until a later step returns a status other than Deferred.
     /// </summary>
-    StepOutcome Step(Func<Tensor> forward, Tensor targets);
+    StepOutcome Step(ForwardPass forward, Tensor targets);
+
+    /// <summary>A step with a plain forward function: head outputs [b, C] from the current θ.</summary>
+    StepOutcome Step(Func<Tensor> forward, Tensor targets) => Step(new ForwardPass(forward), targets);
 }

@@ -307,7 +307,7 @@ public sealed class TenantActor
             var targets = tensor(new long[] { step.LabelIndex });
             // The forward closure encodes from the managed input each time: the filter may call it again
             // later (bounded-P₀ warm-up replays), after this step's dispose scope has ended.
-            using var outcome = _optimizer.Step(() => _model.Forward([input], _adapter), targets);
+            using var outcome = _optimizer.Step(_model.Pass([input], _adapter), targets);
             long predicted = outcome.Predictions.argmax(1).item<long>();
             if (outcome.Status == StepStatus.Rejected)
             {

@@ -1,0 +1,91 @@
+using LoKO.Engine.Onnx;
+using static TorchSharp.torch;
+
+namespace LoKO.Engine.Lora;
+
+/// <summary>
+/// K copies of one adapter run side by side on one example: copy k reads every LoRA and head value from
+/// row k of a [K, n] tensor. The graph runs once at batch 1 up to the first adapted node, which widens the
+/// batch to K; from there each copy's LoRA term uses its own A and B (batched matmuls, or convolutions
+/// grouped by copy). Backpropagating Σ_k f_k(copy k) then gives row k the gradient of f_k alone.
+/// </summary>
+public sealed class AdapterCopies : INodeHook
+{
+    readonly TenantAdapter _adapter;
+    readonly Tensor _rows;
+    readonly long _copies;
+
+    public AdapterCopies(TenantAdapter adapter, Tensor rows)
+    {
+        if (rows.dim() != 2 || rows.shape[1] != adapter.Layout.Size)
+            throw new ArgumentException($"copies must be [K, {adapter.Layout.Size}], got [{string.Join(",", rows.shape)}]", nameof(rows));
+        _adapter = adapter;
+        _rows = rows;
+        _copies = rows.shape[0];
+    }
+
+    /// <summary>Whether every selected site can run per copy (grouped convolutions and transposed Gemm inputs cannot).</summary>
+    public static bool Supports(AdapterLayout layout) => layout.Sites.All(s => s.Kind switch
+    {
+        LoraSiteKind.Conv => s.Geometry!.Group == 1,
+        LoraSiteKind.Gemm => s.Node.Int("transA", 0) == 0,
+        _ => true,
+    });
+
+    public string ShapeKey => $"copies:{_copies}";
+
+    public bool Hooks(OnnxNode node) => _adapter.Hooks(node);
+
+    /// <summary>Per-copy view of one segment: [K, segment shape…].</summary>
+    Tensor View(AdapterSegment segment) => _rows.narrow(1, segment.Offset, segment.Length).view([_copies, .. segment.Shape]);
+
+    public Tensor After(OnnxNode node, IReadOnlyList<Tensor?> inputs, Tensor output)
+    {
+        var site = _adapter.SiteOf(node);
+        var (aSeg, bSeg) = _adapter.Layout.Site(site.Name);
+        var a = View(aSeg);
+        var b = View(bSeg);
+        var x = Widen(inputs[0]!);
+        output = Widen(output);
+        var delta = site.Kind switch
+        {
+            LoraSiteKind.MatMul => LinearDelta(x, a, b),
+            LoraSiteKind.Gemm => LinearDelta(x, a, b) * node.Float("alpha", 1f),
+            LoraSiteKind.Conv => ConvDelta(site, x, a, b),
+            _ => throw new InvalidOperationException(site.Kind.ToString()),
+        };
+        return output + delta * _adapter.Layout.Scale;
+    }
+
+    /// <summary>Head outputs [K, outputs] from features [K or 1, features].</summary>
+    public Tensor Head(Tensor features)
+    {
+        var w = View(_adapter.Layout.HeadWeight);
+        var bias = View(_adapter.Layout.HeadBias);
+        return bmm(w, Widen(features).unsqueeze(2)).squeeze(2) + bias;
+    }
+
+    /// <summary>A batch-1 value (still shared by every copy) broadcast to K copies; wider values pass through.</summary>
+    Tensor Widen(Tensor t) => t.shape[0] == 1 && _copies > 1 ? t.expand([_copies, .. t.shape[1..]]) : t;
+
+    /// <summary>x [K, …, d] · Aₖᵀ · Bₖᵀ per copy.</summary>
+    static Tensor LinearDelta(Tensor x, Tensor a, Tensor b)
+    {
+        long k = x.shape[0];
+        var flat = x.reshape(k, -1, x.shape[^1]);
+        var delta = bmm(bmm(flat, a.transpose(1, 2)), b.transpose(1, 2));
+        return delta.reshape([.. x.shape[..^1], b.shape[1]]);
+    }
+
+    /// <summary>The copies stacked along channels, A and B as convolutions grouped by copy.</summary>
+    Tensor ConvDelta(LoraSite site, Tensor x, Tensor a, Tensor b)
+    {
+        long k = x.shape[0];
+        var stacked = x.reshape([1, k * x.shape[1], .. x.shape[2..]]);
+        var aw = a.reshape([k * a.shape[1], .. a.shape[2..]]);
+        var ax = (site.Geometry! with { Group = k }).Apply(stacked, aw, null);
+        var bw = b.reshape([k * b.shape[1], .. b.shape[2..]]);
+        var bax = nn.functional.conv2d(ax, bw, groups: k);
+        return bax.reshape([k, b.shape[1], .. bax.shape[2..]]);
+    }
+}
