@@ -15,7 +15,7 @@ namespace LoKO.Bench.Online;
 public static class SweepCommand
 {
     public const string Usage =
-        "sweep --task mnist|fortunes [--limit N] [--p0 auto,auto-x4,constant-1e-2,constant-1e-3,bounded] [--beta 0.9,0.99,0.999] [--r0 0.01,0.1,1] " +
+        "sweep --task mnist|fortunes [--limit N] [--p0 auto,auto-x4,constant-1e-2,constant-1e-3,bounded] [--beta 0.9,0.99,0.999] [--r0 0.01,0.1,1] [--forgetting 1,0.999] " +
         "[--holdout N] [--seed S] [--out DIR] [--image-size 64] [--max-tokens 64] [--threads N]";
 
     static readonly IReadOnlyList<string> DefaultP0 = ["auto", "constant-1e-2", "constant-1e-3", "bounded"];
@@ -24,17 +24,18 @@ public static class SweepCommand
 
     public static int Run(BenchArgs args)
     {
-        args.Allow("task", "limit", "p0", "beta", "r0", "holdout", "seed", "out", "image-size", "max-tokens", "threads");
+        args.Allow("task", "limit", "p0", "beta", "r0", "forgetting", "holdout", "seed", "out", "image-size", "max-tokens", "threads");
         Threads.Apply(args);
         var settings = AccuracyCommand.ParseTask(args);
         if (settings.Task is not ("mnist" or "fortunes")) throw new ArgumentException("sweep runs on --task mnist or fortunes");
         var p0s = args.List("p0", DefaultP0).Select(ParseP0).ToList();
         var betas = args.Numbers("beta", DefaultBeta);
         var r0s = args.Numbers("r0", DefaultR0);
+        var forgettings = args.Numbers("forgetting", [1.0]);
         var outDir = args.String("out") ?? Path.Combine("artifacts", $"sweep-{settings.Task}");
 
-        var grid = (from p0 in p0s from beta in betas from r0 in r0s
-                    select (P0: p0.Name, Options: p0.Options with { Beta = beta, R0 = r0 })).ToList();
+        var grid = (from p0 in p0s from beta in betas from r0 in r0s from lambda in forgettings
+                    select (P0: p0.Name, Options: p0.Options with { Beta = beta, R0 = r0, Forgetting = lambda })).ToList();
         foreach (var g in grid) g.Options.Validate();
 
         var task = TaskData.Load(settings);
@@ -47,7 +48,7 @@ public static class SweepCommand
         int window = 0, tail = 0;
         foreach (var (p0, options) in grid)
         {
-            var spec = new OptimizerSpec("loko", null, options, Inv($"loko P₀ {p0}, β {options.Beta}, r₀ {options.R0}"));
+            var spec = new OptimizerSpec("loko", null, options, Inv($"loko P₀ {p0}, β {options.Beta}, r₀ {options.R0}, λ {options.Forgetting}"));
             var (run, metrics) = driver.Run(spec, scoreHeldOut: false);
             (window, tail) = (metrics.Window, metrics.Tail);
             rows.Add(new SweepRow
@@ -55,6 +56,7 @@ public static class SweepCommand
                 P0 = p0,
                 Beta = options.Beta,
                 R0 = options.R0,
+                Forgetting = options.Forgetting,
                 OnlineAccuracy = metrics.OnlineAccuracy,
                 TailAccuracy = metrics.TailAccuracy,
                 BestWindowedAccuracy = metrics.BestWindowedAccuracy,
@@ -74,15 +76,15 @@ public static class SweepCommand
         Directory.CreateDirectory(outDir);
         var sb = new StringBuilder(AccuracyCommand.Header(task, settings, $"LoKO settings sweep: {task.Task}"));
         sb.AppendLine($"- protocol: as `accuracy` (one pass, batch 1, predict then learn), LokoFilter only, divergence guard on, every other option at its default; the held-out split is kept out of the stream but not scored");
-        sb.AppendLine($"- grid: P₀ {{{string.Join(", ", p0s.Select(p => p.Name))}}} × β {{{string.Join(", ", betas.Select(Num))}}} × r₀ {{{string.Join(", ", r0s.Select(Num))}}}; collapsed: accuracy over the last {tail} < {Engine.Evaluation.OnlineMetrics.CollapseFraction} × best {window}-window");
-        sb.AppendLine(Inv($"- best (highest online accuracy that did not collapse): P₀ {best.P0}, β {best.Beta}, r₀ {best.R0}"));
+        sb.AppendLine($"- grid: P₀ {{{string.Join(", ", p0s.Select(p => p.Name))}}} × β {{{string.Join(", ", betas.Select(Num))}}} × r₀ {{{string.Join(", ", r0s.Select(Num))}}} × λ {{{string.Join(", ", forgettings.Select(Num))}}}; collapsed: accuracy over the last {tail} < {Engine.Evaluation.OnlineMetrics.CollapseFraction} × best {window}-window");
+        sb.AppendLine(Inv($"- best (highest online accuracy that did not collapse): P₀ {best.P0}, β {best.Beta}, r₀ {best.R0}, λ {best.Forgetting}"));
         sb.AppendLine();
-        sb.AppendLine($"| P₀ | β | r₀ | online acc | acc, last {tail} | best {window}-window | examples to 70 % | collapsed? | guard events | rejected steps | ms/step |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine($"| P₀ | β | r₀ | λ | online acc | acc, last {tail} | best {window}-window | examples to 70 % | collapsed? | guard events | rejected steps | ms/step |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in rows)
         {
             string mark = ReferenceEquals(r, best) ? "**" : "";
-            sb.AppendLine($"| {r.P0} | {Num(r.Beta)} | {Num(r.R0)} | {mark}{Acc(r.OnlineAccuracy)}{mark} | {Acc(r.TailAccuracy)} | {Acc(r.BestWindowedAccuracy)} | " +
+            sb.AppendLine($"| {r.P0} | {Num(r.Beta)} | {Num(r.R0)} | {Num(r.Forgetting)} | {mark}{Acc(r.OnlineAccuracy)}{mark} | {Acc(r.TailAccuracy)} | {Acc(r.BestWindowedAccuracy)} | " +
                           $"{Reach(r.ExamplesTo70)} | {(r.Collapsed ? "yes" : "no")} | {r.GuardEvents} | {r.Rejected} | {Ms(r.MeanStepMs)} |");
         }
         File.WriteAllText(Path.Combine(outDir, "sweep.md"), sb.ToString());
@@ -125,6 +127,7 @@ public static class SweepCommand
         public required string P0 { get; init; }
         public required double Beta { get; init; }
         public required double R0 { get; init; }
+        public required double Forgetting { get; init; }
         public required double OnlineAccuracy { get; init; }
         public required double TailAccuracy { get; init; }
         public required double BestWindowedAccuracy { get; init; }

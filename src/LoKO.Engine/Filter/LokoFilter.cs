@@ -69,8 +69,10 @@ public sealed class LokoFilter : IOnlineOptimizer
 
     StepOutcome Update(ForwardPass forward, Tensor h, Tensor e, Tensor y, Tensor predictions, double loss)
     {
-        // 1. predict: p ← p + q (a new tensor: a rejected step must leave p as it was)
-        var p = _options.Q > 0 ? State.P! + _options.Q : State.P!;
+        // 1. predict: p ← p / λ + q (a new tensor: a rejected step must leave p as it was)
+        var p = State.P!;
+        if (_options.Forgetting < 1) p = p / _options.Forgetting;
+        if (_options.Q > 0) p = p + _options.Q;
         int b = (int)(h.shape[0] / State.R!.shape[0]);
         var r = BlockDiagonal(State.R, b);
 

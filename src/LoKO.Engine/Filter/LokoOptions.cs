@@ -47,6 +47,11 @@ public sealed record LokoOptions
 
     /// <summary>Process noise q: p ← p + q before each step (0 = parameters are static).</summary>
     public double Q { get; init; }
+    /// <summary>
+    /// Fading memory λ: p ← p / λ before each step (1 = off). Without it p shrinks like 1/t, so the gain of a
+    /// well-observed parameter decays like recursive least squares'; with it the gain settles near 1 − λ.
+    /// </summary>
+    public double Forgetting { get; init; } = 1;
     /// <summary>Floor of every p entry, so no parameter ever stops learning entirely.</summary>
     public double PMin { get; init; } = 1e-10;
 
@@ -68,6 +73,7 @@ public sealed record LokoOptions
         Positive(Jitter, "jitter");
         if (P0Min > P0Max) throw new ArgumentOutOfRangeException("p0Min", P0Min, "must not exceed p0Max");
         if (!(Beta >= 0 && Beta < 1)) throw new ArgumentOutOfRangeException("beta", Beta, "must lie in [0, 1)");
+        if (!(Forgetting > 0 && Forgetting <= 1)) throw new ArgumentOutOfRangeException("forgetting", Forgetting, "must lie in (0, 1]");
         if (!double.IsFinite(Q) || Q < 0) throw new ArgumentOutOfRangeException("q", Q, "must be zero or positive");
         if (WarmupExamples < 1) throw new ArgumentOutOfRangeException("warmupExamples", WarmupExamples, "must be at least 1");
         if (MaxJitterAttempts < 1) throw new ArgumentOutOfRangeException("maxJitterAttempts", MaxJitterAttempts, "must be at least 1");

@@ -80,6 +80,39 @@ public class LokoFilterTests
         Assert.True(filter.State.P!.mean().item<double>() < pStart / 100, "p should shrink as evidence accumulates");
     }
 
+    /// <summary>A stream whose true weights flip halfway: fading memory follows the change, plain RLS-like decay does not.</summary>
+    [Fact]
+    public void ForgettingFollowsAChangeThatAStaticPriorAveragesAway()
+    {
+        const int d = 3, count = 600;
+        var rng = new Random(9);
+        double Gauss() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+        double[] before = [1.0, -0.5, 2.0], after = [-1.0, 0.5, -2.0];
+        var xs = Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, d).Select(_ => Gauss()).ToArray()).ToList();
+        var ys = xs.Select((x, i) => x.Zip(i < count / 2 ? before : after).Sum(p => p.First * p.Second) + 0.05 * Gauss()).ToList();
+
+        double ErrorAfter(double lambda, out double pEnd)
+        {
+            using var theta = new TorchSharp.Modules.Parameter(zeros(d, ScalarType.Float64), requires_grad: true);
+            var options = new LokoOptions { P0 = InitialCovariance.Constant, P0Constant = 1.0, R0 = 0.01, Forgetting = lambda, Guard = new GuardOptions { Enabled = false } };
+            using var filter = new LokoFilter(theta, options, ObservationKind.Regression);
+            for (int i = 0; i < count; i++)
+            {
+                var x = tensor(xs[i], ScalarType.Float64);
+                using var o = filter.Step(() => matmul(x.unsqueeze(0), theta.unsqueeze(1)), tensor(new[] { ys[i] }, ScalarType.Float64));
+                Assert.Equal(StepStatus.Applied, o.Status);
+            }
+            pEnd = filter.State.P!.mean().item<double>();
+            return theta.data<double>().ToArray().Zip(after).Max(p => Math.Abs(p.First - p.Second));
+        }
+
+        double staticError = ErrorAfter(1.0, out double pStatic);
+        double fadingError = ErrorAfter(0.95, out double pFading);
+        Assert.True(fadingError < 0.05, $"with λ = 0.95 θ should follow the new weights (max error {fadingError:F4})");
+        Assert.True(staticError > 0.5, $"with λ = 1 the old weights should still pull θ away (max error {staticError:F4})");
+        Assert.True(pFading > 10 * pStatic, $"fading memory keeps p from collapsing ({pFading:E2} vs {pStatic:E2})");
+    }
+
     [Fact]
     public void ANonFiniteInputIsRejectedAndChangesNothing()
     {
