@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LoKO.Bench;
+using LoKO.Bench.Load;
 using LoKO.Bench.Online;
 using LoKO.Bench.Parity;
 using LoKO.Engine.Data;
@@ -35,9 +36,11 @@ try
             return SpeedCommand.Run(options);
         case "sweep":
             return SweepCommand.Run(options);
+        case "load":
+            return LoadCommand.Run(options);
         default:
             Console.Error.WriteLine("usage: loko-bench <command> [options]");
-            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage })
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage })
                 Console.Error.WriteLine("  " + usage);
             return command is "help" or "--help" ? 0 : 2;
     }

@@ -1,9 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json;
 using LoKO.Engine.Data;
 using LoKO.Engine.Filter;
 using LoKO.Engine.Imaging;
-using LoKO.Engine.Lora;
 using LoKO.Engine.Models;
 using LoKO.Engine.Optimizers;
 using LoKO.Engine.Presets;
@@ -14,13 +12,11 @@ namespace LoKO.Bench.Online;
 
 /// <summary>
 /// `speed`: mean step time of the LoKO filter (default options) and AdamW on the same real inputs (fortune
-/// texts or MNIST digits), after untimed warm-up steps. The two optimizers alternate step by step, each on
-/// its own adapter, so load on a shared machine falls on both alike.
+/// texts or MNIST digits), timed by <see cref="StepTimer"/>.
 /// </summary>
 public static class SpeedCommand
 {
     public const string Usage = "speed --preset minilm-l6|resnet18 [--classes C] [--batch b] [--steps N] [--image-size 64] [--max-tokens 64] [--threads N]";
-    const int WarmupSteps = 3;
 
     public static int Run(BenchArgs args)
     {
@@ -30,36 +26,18 @@ public static class SpeedCommand
         int classes = args.Int("classes", 2), batch = args.Int("batch", 1), steps = args.Int("steps", 20);
         if (classes < 2) throw new ArgumentException("--classes must be at least 2");
         var options = new PresetOptions { ImageSize = args.Int("image-size", 64), MaxTokens = args.Int("max-tokens", 64) };
-        int needed = (WarmupSteps + steps) * batch;
+        int needed = StepTimer.Needed(steps, batch);
         var modality = Tasks.TaskData.ModalityOf(preset);
         var examples = modality == Modality.Text
             ? StreamOrder.Shuffle(FortuneCorpus.Load(), 7).Select((f, i) => ((ModelInput)new TextInput(f.Text), i % classes)).ToList()
             : StreamOrder.Shuffle(MnistDigits.Load(), 7).Select(d => ((ModelInput)new ImageInput(RgbImage.FromPixels(d.Pixels, MnistDigits.Side, MnistDigits.Side)), d.Label % classes)).ToList();
         if (examples.Count < needed) throw new ArgumentException($"--steps × --batch needs {needed} examples; the data has {examples.Count}");
 
-        Console.Error.WriteLine($"speed: {preset}, {classes} classes, batch {batch}, {get_num_threads()} threads, {WarmupSteps} warm-up + {steps} timed steps each for loko and adamw");
+        Console.Error.WriteLine($"speed: {preset}, {classes} classes, batch {batch}, {get_num_threads()} threads, {StepTimer.WarmupSteps} warm-up + {steps} timed steps each for loko and adamw");
         using var model = ModelPresets.Load(preset, options);
-        var lora = new LoraOptions();
-        using var lokoAdapter = model.CreateAdapter(lora, classes, seed: 1);
-        using var adamAdapter = model.CreateAdapter(lora, classes, seed: 1);
-        using var loko = new LokoFilter(lokoAdapter.Theta, new LokoOptions());
-        using var adamw = GradientOptimizer.AdamW(adamAdapter.Theta, 1e-3);
-
-        double lokoMs = 0, adamwMs = 0;
-        for (int s = 0; s < WarmupSteps + steps; s++)
-        {
-            var chunk = examples.Skip(s * batch).Take(batch).ToList();
-            using var scope = NewDisposeScope();
-            using var inputs = model.Encode([.. chunk.Select(c => c.Item1)]);
-            var targets = tensor(chunk.Select(c => (long)c.Item2).ToArray());
-            double a = Time(() => loko.Step(model.Pass(inputs, lokoAdapter), targets));
-            double b = Time(() => adamw.Step(model.Pass(inputs, adamAdapter), targets));
-            if (s < WarmupSteps) continue;
-            lokoMs += a;
-            adamwMs += b;
-        }
-        lokoMs /= steps;
-        adamwMs /= steps;
+        var ms = StepTimer.MeanMs(model, examples, classes, batch, steps,
+            [theta => new LokoFilter(theta, new LokoOptions()), theta => GradientOptimizer.AdamW(theta, 1e-3)]);
+        double lokoMs = ms[0], adamwMs = ms[1];
         Console.Error.WriteLine(Inv($"speed: loko {lokoMs:F1} ms/step, adamw {adamwMs:F1} ms/step, ratio {lokoMs / adamwMs:F2}"));
         Console.WriteLine(JsonSerializer.Serialize(new
         {
@@ -71,14 +49,5 @@ public static class SpeedCommand
             ratio = Math.Round(lokoMs / adamwMs, 3),
         }, Json));
         return 0;
-    }
-
-    static double Time(Func<StepOutcome> step)
-    {
-        var clock = Stopwatch.StartNew();
-        using var outcome = step();
-        clock.Stop();
-        if (outcome.Status == StepStatus.Rejected) Console.Error.WriteLine($"  step rejected: {outcome.Reason}");
-        return clock.Elapsed.TotalMilliseconds;
     }
 }

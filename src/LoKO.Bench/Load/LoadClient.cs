@@ -1,0 +1,124 @@
+using System.Globalization;
+using Grpc.Core;
+using Grpc.Net.Client;
+using LoKO.Contracts.V1;
+
+namespace LoKO.Bench.Load;
+
+/// <summary>
+/// The service as a client sees it: the generated gRPC client of the public contract for tenants, examples and
+/// predictions, and REST for readiness and the Prometheus metrics. Every failure becomes a <see cref="LoadFailure"/>
+/// that names the call and what to check.
+/// </summary>
+sealed class LoadClient : IDisposable
+{
+    // Generous: a first call may load the base model on a slow machine.
+    static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(5);
+    const string StepMetric = "loko_step_duration_seconds";
+
+    readonly Uri _rest, _grpc;
+    readonly HttpClient _http;
+    readonly GrpcChannel _channel;
+    readonly Contracts.V1.LoKO.LoKOClient _client;
+    readonly Metadata _admin;
+
+    public LoadClient(Uri rest, Uri grpc, string adminKey)
+    {
+        _rest = rest;
+        _grpc = grpc;
+        _http = new HttpClient { BaseAddress = rest, Timeout = TimeSpan.FromSeconds(30) };
+        _channel = GrpcChannel.ForAddress(grpc);
+        _client = new Contracts.V1.LoKO.LoKOClient(_channel);
+        _admin = Bearer(adminKey);
+    }
+
+    static Metadata Bearer(string key) => new() { { "authorization", "Bearer " + key } };
+
+    static DateTime Deadline => DateTime.UtcNow + CallTimeout;
+
+    public async Task RequireReadyAsync()
+    {
+        try
+        {
+            using var response = await _http.GetAsync("/readyz");
+            if (!response.IsSuccessStatusCode)
+                throw new LoadFailure($"the server at {_rest} is not ready: GET /readyz answered {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+        catch (HttpRequestException e)
+        {
+            throw new LoadFailure($"no server answers at --target {_rest} ({e.Message})");
+        }
+        catch (TaskCanceledException)
+        {
+            throw new LoadFailure($"the server at --target {_rest} did not answer GET /readyz within {_http.Timeout.TotalSeconds:F0} s");
+        }
+    }
+
+    /// <summary>A minilm-l6 tenant with the given labels and the default optimizer (loko) and LoRA settings.</summary>
+    public async Task<LoadTenant> CreateTenantAsync(string tenantId, string preset, IReadOnlyList<string> labels)
+    {
+        var request = new CreateTenantRequest { TenantId = tenantId, Preset = preset, Labels = { labels } };
+        var created = await Guard($"CreateTenant {tenantId}", "--admin-key", () => _client.CreateTenantAsync(request, _admin, Deadline).ResponseAsync);
+        return new LoadTenant(created.TenantId, Bearer(created.ApiKey));
+    }
+
+    public Task<Tenant> GetTenantAsync(LoadTenant tenant, CancellationToken ct) =>
+        Guard($"GetTenant {tenant.Id}", null, () => _client.GetTenantAsync(new TenantRef { TenantId = tenant.Id }, tenant.Key, Deadline, ct).ResponseAsync);
+
+    public Task<Prediction> PredictAsync(LoadTenant tenant, string text) =>
+        Guard($"Predict {tenant.Id}", null, () =>
+            _client.PredictAsync(new PredictRequest { TenantId = tenant.Id, Input = new Input { Text = text } }, tenant.Key, Deadline).ResponseAsync);
+
+    public Task DeleteTenantAsync(LoadTenant tenant) =>
+        Guard($"DeleteTenant {tenant.Id}", "--admin-key", () => _client.DeleteTenantAsync(new TenantRef { TenantId = tenant.Id }, _admin, Deadline).ResponseAsync);
+
+    /// <summary>A Learn stream with the tenant's own key; its failures go through <see cref="Explain"/>.</summary>
+    public AsyncDuplexStreamingCall<Example, Ack> Learn(LoadTenant tenant, CancellationToken ct) => _client.Learn(tenant.Key, cancellationToken: ct);
+
+    /// <summary>
+    /// Mean server-side step time (ms) of these tenants, from the <c>loko_step_duration_seconds</c> histogram at
+    /// <c>/metrics</c>; null when the server does not report it for them.
+    /// </summary>
+    public async Task<double?> MeanStepMsAsync(IReadOnlyCollection<string> tenantIds)
+    {
+        string text;
+        try { text = await _http.GetStringAsync("/metrics"); }
+        catch (HttpRequestException) { return null; }
+        double sum = 0, count = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            int open = line.IndexOf('{'), close = line.IndexOf('}');
+            if (open < 0 || close < open) continue;
+            var name = line[..open];
+            bool isSum = name == StepMetric + "_sum", isCount = name == StepMetric + "_count";
+            var labels = line[open..close];
+            if ((!isSum && !isCount) || !tenantIds.Any(id => labels.Contains($"tenant=\"{id}\"", StringComparison.Ordinal))) continue;
+            if (!double.TryParse(line[(close + 1)..].Trim().Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var value)) continue;
+            if (isSum) sum += value;
+            else count += value;
+        }
+        return count > 0 ? 1000 * sum / count : null;
+    }
+
+    async Task<T> Guard<T>(string what, string? keyOption, Func<Task<T>> call)
+    {
+        try { return await call(); }
+        // A cancelled call was stopped on purpose (another failure, or a stall); the caller reports that.
+        catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled) { throw Explain(e, what, keyOption); }
+    }
+
+    public LoadFailure Explain(RpcException e, string what, string? keyOption = null) => new(e.StatusCode switch
+    {
+        StatusCode.Unavailable => $"{what}: the gRPC endpoint --grpc {_grpc} does not answer ({e.Status.Detail})",
+        StatusCode.Unauthenticated or StatusCode.PermissionDenied =>
+            $"{what}: the key was refused ({e.StatusCode}: {e.Status.Detail}){(keyOption is null ? "" : $"; check {keyOption}")}",
+        StatusCode.DeadlineExceeded => $"{what}: no answer within {CallTimeout.TotalMinutes:F0} min",
+        _ => $"{what}: {e.StatusCode}: {e.Status.Detail}",
+    });
+
+    public void Dispose()
+    {
+        _channel.Dispose();
+        _http.Dispose();
+    }
+}
