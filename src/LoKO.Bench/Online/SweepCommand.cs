@@ -115,11 +115,15 @@ public static class SweepCommand
         if (s.StartsWith("auto-x", StringComparison.Ordinal)
             && double.TryParse(s["auto-x".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out var k) && double.IsFinite(k) && k > 0)
             return (s, defaults with { P0 = InitialCovariance.Auto, AutoPriorWeight = k });
+        if (s == "normalised") return (s, defaults with { P0 = InitialCovariance.AutoNormalised });
+        if (s.StartsWith("normalised-x", StringComparison.Ordinal)
+            && double.TryParse(s["normalised-x".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out var kn) && double.IsFinite(kn) && kn > 0)
+            return (s, defaults with { P0 = InitialCovariance.AutoNormalised, AutoPriorWeight = kn });
         if (s == "bounded") return (s, defaults with { P0 = InitialCovariance.Bounded });
         if (s.StartsWith("constant-", StringComparison.Ordinal)
             && double.TryParse(s["constant-".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out var c) && double.IsFinite(c) && c > 0)
             return (s, defaults with { P0 = InitialCovariance.Constant, P0Constant = c });
-        throw new ArgumentException($"--p0: '{s}' is not auto, auto-x<k>, bounded or constant-<value> (e.g. constant-1e-2)");
+        throw new ArgumentException($"--p0: '{s}' is not auto, auto-x<k>, normalised, normalised-x<k>, bounded or constant-<value> (e.g. constant-1e-2)");
     }
 
     sealed record SweepRow

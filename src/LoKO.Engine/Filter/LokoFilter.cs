@@ -196,11 +196,25 @@ public sealed class LokoFilter : IOnlineOptimizer
             State.R = (torch.eye(classes, dtype: ScalarType.Float64, device: State.Theta.device) * _options.R0).DetachFromDisposeScope();
         if (State.P is not null) return;
         double scale = _options.P0Constant;
-        if (_options.P0 == InitialCovariance.Auto)
+        if (_options.P0 is InitialCovariance.Auto or InitialCovariance.AutoNormalised)
         {
             // trace(G) = Σ_j Σ_i p_i H_ji² = c·‖H‖²_F  and  k·trace(R₀) = k·m·r₀  ⇒  c = k·m·r₀ / ‖H‖²_F
             double norm2 = h.to(ScalarType.Float64).pow(2).sum().item<double>();
             if (norm2 > 0) scale = _options.AutoPriorWeight * h.shape[0] * _options.R0 / norm2;
+        }
+        if (_options.P0 == InitialCovariance.AutoNormalised)
+        {
+            // trace(G) = Σ_i p_i·a_i² with p_i = c / max(a_i, a_rms/10), a_i = ‖H_{·i}‖  ⇒  c = k·m·r₀ / Σ_i a_i² / max(a_i, a_rms/10)
+            var a = h.to(ScalarType.Float64).pow(2).sum(dim: 0).sqrt();
+            double floor = 0.1 * a.pow(2).mean().sqrt().item<double>();
+            if (floor > 0)
+            {
+                var denominator = a.clamp_min(floor);
+                double c = _options.AutoPriorWeight * h.shape[0] * _options.R0 / (a.pow(2) / denominator).sum().item<double>();
+                State.P = (c / denominator).to(State.Theta.dtype).detach().DetachFromDisposeScope();
+                if (_options.Guard.Enabled) SnapshotGoodState();
+                return;
+            }
         }
         State.P = full_like(State.Theta, scale).detach().DetachFromDisposeScope();
         // The prior itself is the first known-good state the guard can return to.

@@ -9,6 +9,12 @@ public enum InitialCovariance
     Bounded,
     /// <summary>One scale such that trace(G) = trace(R₀) at the first example: prior and noise weigh equally.</summary>
     Auto,
+    /// <summary>
+    /// Per entry p₀ ∝ 1/‖H_{·i}‖ at the first example (entries with less than a tenth of the RMS column norm
+    /// count as that tenth), scaled as <see cref="Auto"/>: every entry's first step then changes the outputs in
+    /// proportion to its gradient's size rather than its square, as a normalised-gradient optimizer's does.
+    /// </summary>
+    AutoNormalised,
 }
 
 /// <summary>Post-update residual ε used by the noise estimate.</summary>

@@ -172,6 +172,31 @@ public class LokoFilterTests
         Assert.Equal(uninterrupted.State.Steps, resumed.State.Steps);
     }
 
+    /// <summary>Normalised auto P₀: p_i ∝ 1/max(‖H_{·i}‖, RMS/10), and at the first example trace(G) = k·m·r₀.</summary>
+    [Fact]
+    public void NormalisedPriorScalesInverselyWithEachColumnNorm()
+    {
+        var model = new TinyMlp(classes: 3);
+        var (x, label) = TinyMlp.Stream(3, 1, seed: 1)[0];
+        using var theta = model.NewTheta(seed: 2);
+        var options = Options with { P0 = InitialCovariance.AutoNormalised, AutoPriorWeight = 2, Q = 0, Guard = new GuardOptions() };
+        using var filter = new LokoFilter(theta, options);
+        var start = theta.detach().clone().requires_grad_(true);
+        var yHat = model.Forward(start, x).softmax(1);
+        var h = stack([.. Enumerable.Range(0, 3).Select(j => autograd.grad([yHat[0, j]], [start], retain_graph: true, allow_unused: true)[0])]);
+        filter.Step(() => model.Forward(theta, x), tensor(new long[] { label })).Dispose();
+        var p = filter.State.GoodP!; // the guard's first snapshot is the prior itself
+
+        var a = h.pow(2).sum(dim: 0).sqrt();
+        double floor = 0.1 * a.pow(2).mean().sqrt().item<double>();
+        var product = p * a.clamp_min(floor);
+        double c = product[0].item<double>();
+        Assert.True((product - c).abs().max().item<double>() <= 1e-9 * c, "p_i · max(a_i, floor) should be one constant");
+        double traceG = (p * a.pow(2)).sum().item<double>();
+        Assert.Equal(2 * 3 * options.R0, traceG, 1e-9);
+        Assert.True(p.max().item<double>() > 2 * p.min().item<double>(), "columns of different norms should get different p");
+    }
+
     [Fact]
     public void AutoPriorWeightScalesTheInitialCovariance()
     {
