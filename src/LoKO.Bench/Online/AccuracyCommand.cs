@@ -109,8 +109,10 @@ public static class AccuracyCommand
                       $"windowed accuracy over the last {window} examples; held-out accuracy after the pass, no learning, batches of {OnlineRun.HeldOutBatch}. " +
                       $"\"examples to X %\" is the first example at which the {window}-window reaches X %. Collapsed: accuracy over the last {tail} < " +
                       $"{OnlineMetrics.CollapseFraction} × best window.");
-        sb.AppendLine($"- optimizers: loko = LokoFilter with default LokoOptions (one run); adamw, adagrad, sgd = one run per learning rate in " +
-                      $"{{{string.Join(", ", OptimizerSpec.LearningRates.Select(Num))}}}, best by online accuracy shown first, whole grid below");
+        var rates = runs.Where(r => r.LearningRate is not null).GroupBy(r => r.Optimizer)
+            .Select(g => $"{g.Key} {{{string.Join(", ", g.Select(r => Num(r.LearningRate!.Value)))}}}");
+        sb.AppendLine($"- optimizers: loko = LokoFilter with default LokoOptions (one run); gradient baselines one run per learning rate: " +
+                      $"{string.Join("; ", rates)}; best by online accuracy shown first, every run below");
         sb.AppendLine();
         sb.AppendLine("## Best of each optimizer").AppendLine();
         Table(sb, best, window, tail);

@@ -23,16 +23,28 @@ public sealed record OptimizerSpec(string Family, double? LearningRate, LokoOpti
         _ => throw new InvalidOperationException(Family),
     };
 
-    /// <summary>`loko` is one run with the default options; each gradient family is one run per grid learning rate.</summary>
-    public static IReadOnlyList<OptimizerSpec> Expand(IEnumerable<string> families)
+    /// <summary>
+    /// `loko` is one run with the default options; each gradient family is one run per grid learning rate,
+    /// or per rate named after it (`adamw@3e-4`), e.g. to rerun on more data the rates a shorter run found best.
+    /// </summary>
+    public static IReadOnlyList<OptimizerSpec> Expand(IEnumerable<string> names)
     {
         var specs = new List<OptimizerSpec>();
-        foreach (var family in families.Distinct())
+        foreach (var name in names.Distinct())
         {
+            var parts = name.Split('@', 2);
+            var family = parts[0];
             if (!Families.Contains(family))
                 throw new ArgumentException($"unknown optimizer '{family}'; known: {string.Join(", ", Families)}");
-            if (family == "loko") specs.Add(new OptimizerSpec(family, null));
-            else specs.AddRange(LearningRates.Select(lr => new OptimizerSpec(family, lr)));
+            if (family == "loko")
+            {
+                if (parts.Length > 1) throw new ArgumentException("--optimizers: loko takes no learning rate");
+                specs.Add(new OptimizerSpec(family, null));
+            }
+            else if (parts.Length == 1) specs.AddRange(LearningRates.Select(lr => new OptimizerSpec(family, lr)));
+            else if (double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var lr) && double.IsFinite(lr) && lr > 0)
+                specs.Add(new OptimizerSpec(family, lr));
+            else throw new ArgumentException($"--optimizers: '{parts[1]}' in '{name}' is not a positive learning rate");
         }
         return specs;
     }
