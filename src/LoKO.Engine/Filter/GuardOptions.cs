@@ -11,7 +11,7 @@ public sealed record GuardOptions
     public int Window { get; init; } = 50;
     /// <summary>Divergence when the window's mean eᵀS⁻¹e / m exceeds this.</summary>
     public double MaxNormalisedInnovation { get; init; } = 25;
-    /// <summary>Divergence when the window's mean loss exceeds this multiple of the best window's (and chance level).</summary>
+    /// <summary>Divergence when the window's mean loss exceeds this multiple of the best window's and, for classification, chance level (ln C).</summary>
     public double MaxLossRatio { get; init; } = 2;
     /// <summary>On each divergence p is divided and R multiplied by this, slowing the filter down.</summary>
     public double Damping { get; init; } = 10;
