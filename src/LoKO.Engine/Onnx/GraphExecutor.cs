@@ -6,36 +6,26 @@ namespace LoKO.Engine.Onnx;
 
 /// <summary>
 /// Runs an <see cref="OnnxGraph"/> with TorchSharp ops: only the nodes the requested outputs need, in
-/// topological order over a name → tensor environment, freeing each intermediate after its last use.
-/// Thread-safe; the caller owns the returned tensors (use a dispose scope).
+/// topological order, freeing each intermediate after its last use. Patterns that exporters emit for one
+/// torch op (see <see cref="Fusion.GraphFusion"/>) run as that op. Thread-safe; the caller owns the
+/// returned tensors (use a dispose scope).
 /// </summary>
 public sealed class GraphExecutor : IDisposable
 {
     readonly Dictionary<string, Tensor> _constants;
     readonly bool _ownsConstants;
-    readonly ConcurrentDictionary<string, Plan> _plans = new();
+    readonly bool _fuse;
+    readonly ConcurrentDictionary<(string Outputs, bool Fused), ExecutionPlan> _plans = new();
     readonly Dictionary<string, HashSet<int>> _relaxedDims = new();
-
-    sealed record Step(OnnxNode Node, OpKernel Kernel, bool ShapeOnly);
-
-    /// <summary>
-    /// The nodes one output set needs. Nodes that depend only on input shapes and constants (the shape
-    /// arithmetic exporters emit around every Reshape) are computed once per input-shape signature.
-    /// </summary>
-    sealed class Plan(Step[] steps, Dictionary<string, int> lastUse, GraphValue[] feeds)
-    {
-        public Step[] Steps { get; } = steps;
-        public Dictionary<string, int> LastUse { get; } = lastUse;
-        public GraphValue[] Feeds { get; } = feeds;
-        public ConcurrentDictionary<string, Dictionary<string, Tensor>> ShapeCache { get; } = new();
-    }
 
     const int MaxShapeSignatures = 256;
 
-    public GraphExecutor(OnnxGraph graph, Device? device = null)
+    /// <param name="fuse">Run recognised patterns as single ops; off runs every node as itself (the reference the fused plan is tested against).</param>
+    public GraphExecutor(OnnxGraph graph, Device? device = null, bool fuse = true)
     {
         Graph = graph;
         Device = device ?? CPU;
+        _fuse = fuse;
         // Integer initializers are shapes and indices: they stay on the CPU where shape arithmetic runs.
         _ownsConstants = Device.type != TorchSharp.DeviceType.CPU;
         _constants = _ownsConstants
@@ -62,110 +52,102 @@ public sealed class GraphExecutor : IDisposable
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string>? outputs = null, INodeHook? hook = null)
     {
         outputs ??= [.. Graph.Outputs.Select(o => o.Name)];
-        var plan = _plans.GetOrAdd(string.Join('\n', outputs), _ => MakePlan(outputs));
+        var plan = PlanFor(outputs, hook);
         foreach (var input in plan.Feeds) Validate(input, feeds);
 
-        var env = new Dictionary<string, Tensor>(_constants);
-        var owned = new HashSet<string>();
-        foreach (var input in plan.Feeds)
+        var env = new Tensor?[plan.SlotCount];
+        var owned = new bool[plan.SlotCount];
+        foreach (var (slot, t) in plan.Constants) env[slot] = t;
+        for (int f = 0; f < plan.Feeds.Length; f++)
         {
-            var t = feeds[input.Name];
-            env[input.Name] = t.is_floating_point() && t.device != Device ? t.to(Device) : t;
+            var t = feeds[plan.Feeds[f].Name];
+            env[plan.FeedSlots[f]] = t.is_floating_point() && t.device != Device ? t.to(Device) : t;
         }
 
         var signature = string.Join(';', plan.Feeds.Select(f => string.Join(',', feeds[f.Name].shape))) + (hook is null ? "" : "|" + hook.ShapeKey);
         bool cached = plan.ShapeCache.TryGetValue(signature, out var shapeValues);
-        if (cached) foreach (var (name, t) in shapeValues!) env[name] = t;
-        var fresh = cached ? null : new Dictionary<string, Tensor>();
+        if (cached) foreach (var (slot, t) in shapeValues!) env[slot] = t;
+        var fresh = cached ? null : new List<(int, Tensor)>();
 
-        var keep = new HashSet<string>(outputs);
-        for (int i = 0; i < plan.Steps.Length; i++)
+        foreach (var step in plan.Steps)
         {
-            var (node, kernel, shapeOnly) = plan.Steps[i];
-            bool hooked = hook is not null && hook.Hooks(node);
-            if (shapeOnly && cached && !hooked) continue;
-            var inputs = new Tensor?[node.Inputs.Count];
-            for (int k = 0; k < inputs.Length; k++) inputs[k] = node.Inputs[k] == "" ? null : env[node.Inputs[k]];
-            Tensor[] results;
-            try
+            bool hooked = hook is not null && hook.Hooks(step.Node);
+            if (!(step.ShapeOnly && cached && !hooked)) Execute(step, env, owned, hooked ? hook : null, fresh);
+            foreach (int slot in step.Frees)
             {
-                results = kernel.Run(new OpContext(node, Graph.Opset, inputs));
-                if (hooked) results[0] = hook!.After(node, inputs, results[0]);
-            }
-            catch (OnnxModelException e) when (!e.Message.StartsWith("node '", StringComparison.Ordinal))
-            {
-                throw OnnxModelException.AtNode(node, Graph.Opset, e.Message);
-            }
-            catch (Exception e) when (e is not OnnxModelException)
-            {
-                throw OnnxModelException.AtNode(node, Graph.Opset, e.Message);
-            }
-            for (int o = 0; o < node.Outputs.Count && o < results.Length; o++)
-            {
-                var name = node.Outputs[o];
-                if (name == "") continue;
-                var r = results[o];
-                // A kernel may hand back one of its inputs; alias it so freeing either name is safe.
-                if (Array.Exists(inputs, x => ReferenceEquals(x, r))) r = r.alias();
-                env[name] = r;
-                if (shapeOnly && !hooked) fresh![name] = r.DetachFromDisposeScope();
-                else owned.Add(name);
-            }
-            foreach (var name in node.Inputs)
-            {
-                if (plan.LastUse.TryGetValue(name, out int last) && last == i && !keep.Contains(name) && owned.Remove(name))
-                {
-                    env[name].Dispose();
-                    env.Remove(name);
-                }
+                if (!owned[slot]) continue;
+                env[slot]!.Dispose();
+                env[slot] = null;
+                owned[slot] = false;
             }
         }
-        if (fresh is not null && plan.ShapeCache.Count < MaxShapeSignatures && !plan.ShapeCache.TryAdd(signature, fresh))
-            foreach (var t in fresh.Values) t.Dispose();
+        if (fresh is not null && plan.ShapeCache.Count < MaxShapeSignatures && !plan.ShapeCache.TryAdd(signature, [.. fresh]))
+            foreach (var (_, t) in fresh) t.Dispose();
 
-        // Callers own what they get; a cached shape value is handed out as an alias of the cached one.
-        return outputs.ToDictionary(o => o, o => env.TryGetValue(o, out var t)
-            ? (owned.Contains(o) || feeds.ContainsKey(o) ? t : t.alias())
-            : throw new OnnxModelException($"'{Graph.Name}': '{o}' was not computed"));
+        // Callers own what they get; a cached shape value or a constant is handed out as an alias.
+        var results = new Dictionary<string, Tensor>();
+        for (int o = 0; o < outputs.Count; o++)
+        {
+            int slot = plan.OutputSlots[o];
+            var t = env[slot] ?? throw new OnnxModelException($"'{Graph.Name}': '{outputs[o]}' was not computed");
+            results[outputs[o]] = owned[slot] || feeds.ContainsKey(outputs[o]) ? t : t.alias();
+        }
+        return results;
     }
 
-    Plan MakePlan(IReadOnlyList<string> outputs)
+    /// <summary>
+    /// The plan for these outputs. A hooked node must run as itself, so a hook on a node that a fused step
+    /// stands in for gets the unfused plan.
+    /// </summary>
+    internal ExecutionPlan PlanFor(IReadOnlyList<string> outputs, INodeHook? hook = null)
     {
-        var producer = new Dictionary<string, OnnxNode>();
-        foreach (var n in Graph.Nodes) foreach (var o in n.Outputs) producer[o] = n;
-        var feedsByName = Graph.Inputs.ToDictionary(i => i.Name);
-
-        var needed = new HashSet<int>();
-        var feeds = new HashSet<string>();
-        var stack = new Stack<string>(outputs);
-        foreach (var o in outputs)
-            if (!producer.ContainsKey(o) && !feedsByName.ContainsKey(o) && !_constants.ContainsKey(o))
-                throw new OnnxModelException($"'{Graph.Name}' has no value named '{o}'");
-        while (stack.Count > 0)
-        {
-            var name = stack.Pop();
-            if (name == "" || _constants.ContainsKey(name)) continue;
-            if (feedsByName.ContainsKey(name)) { feeds.Add(name); continue; }
-            var node = producer[name];
-            if (!needed.Add(node.Index)) continue;
-            foreach (var i in node.Inputs) stack.Push(i);
-        }
-        var nodes = Graph.Nodes.Where(n => needed.Contains(n.Index)).ToArray();
-        var lastUse = new Dictionary<string, int>();
-        for (int i = 0; i < nodes.Length; i++) foreach (var input in nodes[i].Inputs) lastUse[input] = i;
-
-        var shapeOnly = new HashSet<string>(_constants.Keys) { "" };
-        var steps = new Step[nodes.Length];
-        for (int i = 0; i < nodes.Length; i++)
-        {
-            var n = nodes[i];
-            bool isShape = n.OpType == "Shape" || n.Inputs.All(shapeOnly.Contains);
-            if (isShape) foreach (var o in n.Outputs) shapeOnly.Add(o);
-            OpRegistry.TryGet(n.OpType, out var kernel);
-            steps[i] = new Step(n, kernel!, isShape);
-        }
-        return new Plan(steps, lastUse, [.. Graph.Inputs.Where(i => feeds.Contains(i.Name))]);
+        var key = string.Join('\n', outputs);
+        var plan = _plans.GetOrAdd((key, _fuse), k => ExecutionPlan.Build(Graph, _constants, outputs, k.Fused));
+        if (hook is null) return plan;
+        foreach (var node in plan.FusedNodes)
+            if (hook.Hooks(node)) return _plans.GetOrAdd((key, false), _ => ExecutionPlan.Build(Graph, _constants, outputs, fuse: false));
+        return plan;
     }
+
+    void Execute(PlanStep step, Tensor?[] env, bool[] owned, INodeHook? hook, List<(int, Tensor)>? fresh)
+    {
+        var inputs = new Tensor?[step.Inputs.Length];
+        for (int k = 0; k < inputs.Length; k++) inputs[k] = step.Inputs[k] < 0 ? null : env[step.Inputs[k]];
+        Tensor[] results;
+        try
+        {
+            results = step.Run(new OpContext(step.Node, Graph.Opset, inputs));
+            if (hook is not null) results[0] = hook.After(step.Node, inputs, results[0]);
+        }
+        catch (OnnxModelException e) when (!e.Message.StartsWith("node '", StringComparison.Ordinal))
+        {
+            throw Failure(step, e.Message);
+        }
+        catch (Exception e) when (e is not OnnxModelException)
+        {
+            throw Failure(step, e.Message);
+        }
+        for (int o = 0; o < step.Outputs.Length && o < results.Length; o++)
+        {
+            int slot = step.Outputs[o];
+            if (slot < 0) continue;
+            var r = results[o];
+            // A kernel may hand back one of its inputs; alias it so freeing either is safe.
+            if (IsOneOf(r, inputs)) r = r.alias();
+            env[slot] = r;
+            if (step.ShapeOnly && hook is null && fresh is not null) fresh.Add((slot, r.DetachFromDisposeScope()));
+            else owned[slot] = true;
+        }
+    }
+
+    static bool IsOneOf(Tensor t, Tensor?[] inputs)
+    {
+        foreach (var x in inputs) if (ReferenceEquals(x, t)) return true;
+        return false;
+    }
+
+    OnnxModelException Failure(PlanStep step, string problem) =>
+        OnnxModelException.AtNode(step.Node, Graph.Opset, step.Fused ? $"in the fused {step.OpType} that ends here: {problem}" : problem);
 
     void Validate(GraphValue input, IReadOnlyDictionary<string, Tensor> feeds)
     {
@@ -187,7 +169,7 @@ public sealed class GraphExecutor : IDisposable
     {
         foreach (var plan in _plans.Values)
             foreach (var values in plan.ShapeCache.Values)
-                foreach (var t in values.Values) t.Dispose();
+                foreach (var (_, t) in values) t.Dispose();
         if (!_ownsConstants) return;
         foreach (var (name, t) in _constants)
             if (!ReferenceEquals(t, Graph.Initializers[name])) t.Dispose();

@@ -23,6 +23,8 @@ public sealed class OpContext(OnnxNode node, long opset, Tensor?[] inputs)
 
     static long[] ToLongs(Tensor t)
     {
+        // Shapes and axes are almost always int64 on the CPU already: read them without a conversion.
+        if (t.dtype == ScalarType.Int64 && t.device_type == TorchSharp.DeviceType.CPU && t.is_contiguous()) return t.data<long>().ToArray();
         using var cpu = t.device_type == TorchSharp.DeviceType.CPU ? t.to(ScalarType.Int64) : t.cpu().to(ScalarType.Int64);
         return cpu.contiguous().data<long>().ToArray();
     }

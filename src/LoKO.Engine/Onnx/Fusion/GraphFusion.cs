@@ -1,0 +1,30 @@
+namespace LoKO.Engine.Onnx.Fusion;
+
+/// <summary>
+/// Finds the fusable patterns among the nodes one plan runs. The graph itself is left as it is: its nodes
+/// keep their objects and indices (LoRA hooks find their sites by index), and a plan may run them one by one.
+/// </summary>
+internal static class GraphFusion
+{
+    static readonly IFusionPattern[] Patterns = [new LayerNormFusion(), new GeluFusion()];
+
+    /// <summary>Non-overlapping groups; <paramref name="requested"/> are the values the caller will read.</summary>
+    public static IReadOnlyList<FusedGroup> Find(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested)
+    {
+        var scope = new FusionScope(graph, nodes, requested);
+        var claimed = new HashSet<int>();
+        var groups = new List<FusedGroup>();
+        foreach (var node in nodes)
+        {
+            if (claimed.Contains(node.Index)) continue;
+            foreach (var pattern in Patterns)
+            {
+                if (pattern.Match(node, scope) is not { } group || group.Nodes.Any(n => claimed.Contains(n.Index))) continue;
+                claimed.UnionWith(group.Nodes.Select(n => n.Index));
+                groups.Add(group);
+                break;
+            }
+        }
+        return groups;
+    }
+}
