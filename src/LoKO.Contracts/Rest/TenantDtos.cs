@@ -27,7 +27,7 @@ public sealed record LoraSettings
 /// <summary>LoKO filter settings (and the learning rate of the adamw baseline).</summary>
 public sealed record FilterSettings
 {
-    /// <summary>"auto" (default), "constant" or "bounded".</summary>
+    /// <summary>"auto" (default), "autonormalised", "constant" or "bounded".</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? P0 { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

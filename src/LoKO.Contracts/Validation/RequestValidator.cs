@@ -12,7 +12,7 @@ public static partial class RequestValidator
     public const int MaxTenantIdLength = 64;
     public const int MaxLabels = 1000;
     public static IReadOnlyList<string> Optimizers { get; } = ["loko", "adamw"];
-    public static IReadOnlyList<string> InitialCovariances { get; } = ["auto", "constant", "bounded"];
+    public static IReadOnlyList<string> InitialCovariances { get; } = ["auto", "autonormalised", "constant", "bounded"];
     public static IReadOnlyList<string> NoiseStructures { get; } = ["full", "diagonal"];
 
     /// <summary>Tenant ids become folder names: letters, digits, '.', '_' and '-', starting with a letter or digit.</summary>
