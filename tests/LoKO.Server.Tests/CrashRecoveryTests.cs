@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -161,7 +160,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         public static ServerProcess Start(string dataDirectory)
         {
             var dll = ServerDll();
-            int rest = FreePort(), grpc = FreePort();
+            int rest = LoKOTestServer.FreePort(), grpc = LoKOTestServer.FreePort();
             var info = new ProcessStartInfo("dotnet")
             {
                 WorkingDirectory = Path.GetDirectoryName(dll)!,
@@ -169,11 +168,12 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var arg in new[]
-            {
+            string[] args =
+            [
                 dll,
                 "--urls", $"http://127.0.0.1:{rest}",
                 $"--LoKO:GrpcUrl=http://127.0.0.1:{grpc}",
+                .. LoKOTestServer.OrleansPortArguments(),
                 $"--LoKO:DataDirectory={dataDirectory}",
                 $"--LoKO:AdminKey={LoKOTestServer.AdminKey}",
                 "--LoKO:MaxTokens=16",
@@ -182,7 +182,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                 "--LoKO:CheckpointOnShutdown=false",
                 "--Logging:LogLevel:Default=Warning",
                 "--Logging:LogLevel:Microsoft.EntityFrameworkCore=Warning",
-            }) info.ArgumentList.Add(arg);
+            ];
+            foreach (var arg in args) info.ArgumentList.Add(arg);
 
             var process = new Process { StartInfo = info };
             var server = new ServerProcess(process, rest);
@@ -223,13 +224,6 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             var local = Path.Combine(baseDirectory, "LoKO.Server.dll");
             Assert.True(File.Exists(local), $"LoKO.Server.dll not found from {baseDirectory}");
             return local;
-        }
-
-        static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
         }
 
         public async Task WaitHealthyAsync()

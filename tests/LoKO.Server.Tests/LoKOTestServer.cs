@@ -13,8 +13,9 @@ using Microsoft.AspNetCore.Builder;
 namespace LoKO.Server.Tests;
 
 /// <summary>
-/// The real server in this process: Kestrel on two loopback ports (REST over HTTP/1.1, gRPC over HTTP/2),
-/// a SQLite file and checkpoint folder in a data directory, the real minilm-l6 model (few tokens, for speed).
+/// The real server in this process: Kestrel on two loopback ports (REST over HTTP/1.1, gRPC over HTTP/2), an
+/// Orleans silo on two more (silo and gateway), a SQLite file and checkpoint folder in a data directory, the real
+/// minilm-l6 model (few tokens, for speed). Every port is picked free, so servers run side by side.
 /// </summary>
 public sealed class LoKOTestServer : IAsyncDisposable
 {
@@ -47,6 +48,7 @@ public sealed class LoKOTestServer : IAsyncDisposable
         [
             "--urls", $"http://127.0.0.1:{rest}",
             $"--LoKO:GrpcUrl=http://127.0.0.1:{grpc}",
+            .. OrleansPortArguments(),
             $"--LoKO:DataDirectory={dataDirectory}",
             $"--LoKO:AdminKey={AdminKey}",
             "--LoKO:MaxTokens=16",
@@ -60,7 +62,11 @@ public sealed class LoKOTestServer : IAsyncDisposable
         return new LoKOTestServer(app, dataDirectory, owns, rest, grpc);
     }
 
-    static int FreePort()
+    /// <summary>Free silo and gateway ports: the defaults (11111, 30000) would collide between servers.</summary>
+    public static string[] OrleansPortArguments() =>
+        [$"--LoKO:Orleans:SiloPort={FreePort()}", $"--LoKO:Orleans:GatewayPort={FreePort()}"];
+
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

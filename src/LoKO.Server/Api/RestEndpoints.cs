@@ -30,7 +30,7 @@ public static class RestEndpoints
         v1.MapGet("/{tenantId}", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {
             await auth.RequireTenantAsync(Header(http), tenantId, ct);
-            return Results.Ok(await tenants.GetAsync(tenantId, ct));
+            return Results.Ok(await tenants.GetAsync(tenantId));
         })
         .Produces<TenantResponse>()
         .WithSummary("A tenant's settings and counters.");
@@ -77,7 +77,7 @@ public static class RestEndpoints
             await auth.RequireTenantAsync(Header(http), tenantId, ct);
             var request = await JsonBody.ReadAsync<PredictRequest>(http.Request, ct);
             var inputField = request.Pixels is not null ? "pixels" : "imageBase64";
-            var result = await tenants.PredictAsync(tenantId, (modality, errors) => RequestValidator.ValidateInput(request, modality, tenants.Limits, errors), inputField, ct);
+            var result = await tenants.PredictAsync(tenantId, (modality, errors) => RequestValidator.ValidateInput(request, modality, tenants.Limits, errors), inputField);
             return Results.Ok(new PredictResponse(result.Label, result.Probabilities, result.AdapterVersion));
         })
         .Accepts<PredictRequest>("application/json")
@@ -96,7 +96,7 @@ public static class RestEndpoints
         v1.MapPost("/{tenantId}/checkpoints", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {
             await auth.RequireTenantAsync(Header(http), tenantId, ct);
-            var checkpoint = await tenants.CheckpointAsync(tenantId, ct);
+            var checkpoint = await tenants.CheckpointAsync(tenantId);
             return Results.Created($"/v1/tenants/{tenantId}/checkpoints/{checkpoint.Version}", checkpoint);
         })
         .Produces<CheckpointResponse>(StatusCodes.Status201Created)
@@ -106,7 +106,7 @@ public static class RestEndpoints
         {
             await auth.RequireTenantAsync(Header(http), tenantId, ct);
             var request = await JsonBody.ReadAsync<RollbackRequest>(http.Request, ct);
-            return Results.Ok(await tenants.RollbackAsync(tenantId, request.Version, ct));
+            return Results.Ok(await tenants.RollbackAsync(tenantId, request.Version));
         })
         .Accepts<RollbackRequest>("application/json")
         .Produces<TenantResponse>()
@@ -116,7 +116,7 @@ public static class RestEndpoints
         v1.MapGet("/{tenantId}/adapter", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {
             await auth.RequireTenantAsync(Header(http), tenantId, ct);
-            var (file, version) = await tenants.ExportAsync(tenantId, ct);
+            var (file, version) = await tenants.ExportAsync(tenantId);
             http.Response.Headers["X-Adapter-Version"] = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return Results.File(file, "application/octet-stream", $"{tenantId}-adapter.safetensors");
         })

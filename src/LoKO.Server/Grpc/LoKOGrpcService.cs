@@ -47,7 +47,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth) : V1
     public override async Task<V1.Tenant> GetTenant(V1.TenantRef request, ServerCallContext context)
     {
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
-        return ToProto(await tenants.GetAsync(request.TenantId, context.CancellationToken));
+        return ToProto(await tenants.GetAsync(request.TenantId));
     }
 
     public override async Task<V1.DeleteTenantResponse> DeleteTenant(V1.TenantRef request, ServerCallContext context)
@@ -113,7 +113,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth) : V1
     {
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
         var result = await tenants.PredictAsync(request.TenantId, (modality, errors) => ValidateInput(request.Input, modality, errors),
-            InputField(request.Input), context.CancellationToken);
+            InputField(request.Input));
         var prediction = new V1.Prediction { Label = result.Label, AdapterVersion = result.AdapterVersion };
         foreach (var (label, p) in result.Probabilities) prediction.Probabilities[label] = p;
         return prediction;
@@ -130,19 +130,19 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth) : V1
     public override async Task<V1.CheckpointInfo> Checkpoint(V1.TenantRef request, ServerCallContext context)
     {
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
-        return ToProto(await tenants.CheckpointAsync(request.TenantId, context.CancellationToken));
+        return ToProto(await tenants.CheckpointAsync(request.TenantId));
     }
 
     public override async Task<V1.Tenant> Rollback(V1.RollbackRequest request, ServerCallContext context)
     {
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
-        return ToProto(await tenants.RollbackAsync(request.TenantId, request.Version, context.CancellationToken));
+        return ToProto(await tenants.RollbackAsync(request.TenantId, request.Version));
     }
 
     public override async Task<V1.AdapterFile> ExportAdapter(V1.TenantRef request, ServerCallContext context)
     {
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
-        var (file, version) = await tenants.ExportAsync(request.TenantId, context.CancellationToken);
+        var (file, version) = await tenants.ExportAsync(request.TenantId);
         return new V1.AdapterFile { Safetensors = ByteString.CopyFrom(file), AdapterVersion = version };
     }
 

@@ -34,6 +34,13 @@ public sealed class LoKOOptions
     public double CheckpointEverySeconds { get; set; } = 60;
     /// <summary>A graceful shutdown checkpoints every tenant with steps since its last checkpoint (off: restart replays the log, as after a crash).</summary>
     public bool CheckpointOnShutdown { get; set; } = true;
+    /// <summary>
+    /// Memory the tenants resident on one server may hold, MiB, estimated from their parameter counts (θ, p and
+    /// optimizer state, 4 bytes each, plus R). Past it the least recently used tenants are checkpointed and unloaded.
+    /// </summary>
+    public double ResidentTenantBudgetMB { get; set; } = 4096;
+    /// <summary>Most tenants resident on one server at once; 0 = bounded by the memory budget only.</summary>
+    public int MaxResidentTenants { get; set; }
     /// <summary>Largest request body (REST) or message (gRPC), bytes.</summary>
     public long MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
 
@@ -41,6 +48,9 @@ public sealed class LoKOOptions
 
     /// <summary>Tenant label bound and window of the metrics exported at /metrics.</summary>
     public MetricsOptions Metrics { get; set; } = new();
+
+    /// <summary>The Orleans silo that hosts the tenant grains.</summary>
+    public OrleansOptions Orleans { get; set; } = new();
 
     public string FullDataDirectory => Path.GetFullPath(DataDirectory);
 }

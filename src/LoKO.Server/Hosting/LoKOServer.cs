@@ -1,20 +1,20 @@
 using System.Net;
 using LoKO.Server.Api;
-using LoKO.Server.Compute;
 using LoKO.Server.Grpc;
 using LoKO.Server.Security;
 using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
-using LoKO.Server.Tenants;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
 namespace LoKO.Server.Hosting;
 
-/// <summary>Builds the LoKO web application: REST (HTTP/1.1, on the `--urls` addresses) and gRPC (a separate HTTP/2-only endpoint).</summary>
+/// <summary>
+/// Builds the LoKO web application: REST (HTTP/1.1, on the `--urls` addresses), gRPC (a separate HTTP/2-only
+/// endpoint) and the Orleans silo that hosts the tenant grains.
+/// </summary>
 public static class LoKOServer
 {
     public const string DefaultUrls = "http://localhost:5000";
@@ -41,21 +41,13 @@ public static class LoKOServer
             Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
         });
 
-        var data = options.FullDataDirectory;
-        Directory.CreateDirectory(data);
-        builder.Services.AddDbContextFactory<LoKODbContext>(db => db
-            .UseSqlite($"Data Source={Path.Combine(data, "loko.db")}")
-            .AddInterceptors(new SqlitePragmas()));
-        builder.Services.AddSingleton(new CheckpointFiles(data));
+        // One silo in this process; a graceful stop deactivates every tenant grain (each checkpoints as it goes).
+        var orleans = options.Orleans;
+        builder.UseOrleans(silo => silo
+            .UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId)
+            .AddLoKOTenants(options));
         builder.Services.AddSingleton<AdminKey>();
         builder.Services.AddSingleton<Authorizer>();
-        builder.Services.AddSingleton<ComputeExecutor>();
-        builder.Services.AddSingleton<ModelRegistry>();
-        builder.Services.AddSingleton<TenantRuntime>();
-        builder.Services.AddSingleton<ITenantRuntime>(sp => sp.GetRequiredService<TenantRuntime>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<TenantRuntime>());
-        builder.Services.AddSingleton<TenantService>();
-        builder.Services.AddSingleton<LoKOMetrics>();
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("loko"))
             .WithMetrics(metrics => metrics.AddMeter(LoKOMetrics.MeterName).AddPrometheusExporter());

@@ -1,3 +1,5 @@
+using Orleans;
+
 namespace LoKO.Server.Storage;
 
 public sealed class TenantRecord
@@ -23,6 +25,7 @@ public sealed class TenantRecord
 }
 
 /// <summary>Kinds of stored example payloads.</summary>
+[GenerateSerializer]
 public enum PayloadKind
 {
     /// <summary>UTF-8 text.</summary>

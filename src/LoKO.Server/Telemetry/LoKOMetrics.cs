@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using LoKO.Server.Hosting;
+using LoKO.Server.Tenants;
 using Microsoft.Extensions.Options;
 
 namespace LoKO.Server.Telemetry;
@@ -38,7 +39,7 @@ public sealed class LoKOMetrics
     readonly Counter<long> _accepted, _applied, _rejected, _guardEvents;
     readonly Histogram<double> _stepDuration, _checkpointDuration;
 
-    public LoKOMetrics(IMeterFactory meters, IOptions<LoKOOptions> options)
+    public LoKOMetrics(IMeterFactory meters, IOptions<LoKOOptions> options, ResidentTenants resident)
     {
         var settings = options.Value.Metrics;
         _maxLabels = Math.Max(0, settings.MaxTenantLabels);
@@ -54,7 +55,9 @@ public sealed class LoKOMetrics
         _checkpointDuration = meter.CreateHistogram("loko.checkpoint.duration", "s", "Time to write and commit one checkpoint.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CheckpointBuckets });
 
-        meter.CreateObservableGauge("loko.tenants.resident", () => _resident.Count, "{tenant}", "Tenants loaded in memory.");
+        meter.CreateObservableGauge("loko.tenants.resident", () => resident.Count, "{tenant}", "Tenant grains loaded in memory on this server.");
+        meter.CreateObservableGauge("loko.tenants.resident_memory", () => resident.Bytes, "By",
+            "Estimated memory of the resident tenants' adapters and optimizer state, spent against LoKO:ResidentTenantBudgetMB.");
         meter.CreateObservableGauge("loko.queue.depth", () => Observe(g => g.QueueDepth(), sum: true), "{example}",
             "Accepted examples waiting to be learned.");
         meter.CreateObservableGauge("loko.online.accuracy", () => Observe(g => g.Accuracy), unit: null, description:

@@ -3,10 +3,12 @@ using LoKO.Contracts.Validation;
 using LoKO.Engine.Imaging;
 using LoKO.Engine.Models;
 using LoKO.Server.Storage;
+using Orleans;
 
 namespace LoKO.Server.Tenants;
 
 /// <summary>A validated input in the form the example log stores it.</summary>
+[GenerateSerializer, Immutable]
 public sealed record StoredPayload(PayloadKind Kind, byte[] Bytes, int Width, int Height)
 {
     /// <summary>Rebuilds the model input (decodes an image file again; decoding is deterministic).</summary>
@@ -49,9 +51,11 @@ public sealed record StoredPayload(PayloadKind Kind, byte[] Bytes, int Width, in
 }
 
 /// <summary>An example ready to append: validated payload, label and optional idempotency key.</summary>
+[GenerateSerializer, Immutable]
 public sealed record NewExample(StoredPayload Payload, string Label, int LabelIndex, string? ExampleId);
 
 /// <summary>What an append did with one example.</summary>
+[GenerateSerializer, Immutable]
 public sealed record AppendOutcome(long Sequence, bool Duplicate);
 
 /// <summary>A logged example waiting to be learned.</summary>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
+using LoKO.Contracts.Rest;
 using LoKO.Contracts.Validation;
 using LoKO.Engine.Checkpoints;
 using LoKO.Engine.Filter;
@@ -68,9 +69,11 @@ public sealed class TenantActor
 
     public TenantSettings Settings { get; }
     public string TenantId => Settings.TenantId;
-    /// <summary>The preset's LoRA site globs, used when the tenant names none.</summary>
-    public IReadOnlyList<string> DefaultTargets => _model.DefaultTargets;
-    public InputModality Modality => _model.Modality == Engine.Models.Modality.Text ? InputModality.Text : InputModality.Image;
+    /// <summary>What an example or input must look like for this tenant: its labels and input modality.</summary>
+    public TenantSchema Schema => new(Settings.Labels,
+        _model.Modality == Engine.Models.Modality.Text ? InputModality.Text : InputModality.Image);
+    /// <summary>Estimated memory this tenant holds while resident (the base model is shared and not counted).</summary>
+    public long ResidentBytes => TenantFootprint.Bytes(Settings.Optimizer, _adapter.Layout.Size, Settings.Labels.Count);
 
     public TenantStatus Status => new(
         Interlocked.Read(ref _nextSequence) - 1,
@@ -80,6 +83,23 @@ public sealed class TenantActor
         Interlocked.Read(ref _lastApplied),
         Interlocked.Read(ref _checkpointVersion),
         _pending.Count);
+
+    /// <summary>The tenant's settings and counters as the APIs answer them.</summary>
+    public TenantResponse Describe()
+    {
+        var s = Settings;
+        var status = Status;
+        return new TenantResponse
+        {
+            TenantId = s.TenantId, Preset = s.Preset, Labels = s.Labels, Optimizer = s.Optimizer,
+            Lora = new LoraSettings { Rank = s.LoraOptions.Rank, Alpha = s.LoraOptions.Alpha, Targets = s.Lora.Targets ?? _model.DefaultTargets },
+            Filter = s.Filter,
+            ExamplesAccepted = status.ExamplesAccepted, ExamplesApplied = status.ExamplesApplied, ExamplesRejected = status.ExamplesRejected,
+            OnlineAccuracy = status.OnlineAccuracy, CheckpointVersion = status.CheckpointVersion,
+            LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth,
+            CreatedUtc = new DateTimeOffset(DateTime.SpecifyKind(s.CreatedUtc, DateTimeKind.Utc)),
+        };
+    }
 
     // ---------------------------------------------------------------- activation
 
@@ -366,11 +386,11 @@ public sealed class TenantActor
     });
 
     /// <summary>Writes a checkpoint now (after the steps already taken; queued examples stay queued).</summary>
-    public Task<CheckpointRecord?> CheckpointAsync() => Enqueue(async () =>
+    public Task<CheckpointResponse> CheckpointAsync() => Enqueue(async () =>
         _warmupPending ? throw new InvalidOperationException("the bounded-P₀ warm-up is still gathering examples; checkpoint after it completes")
                        : await CheckpointCoreAsync());
 
-    async Task<CheckpointRecord?> CheckpointCoreAsync()
+    async Task<CheckpointResponse> CheckpointCoreAsync()
     {
         var started = DateTime.UtcNow;
         long version = _nextCheckpointVersion;
@@ -409,7 +429,7 @@ public sealed class TenantActor
         _s.Metrics.CheckpointWritten(_gauges, _lastCheckpointUtc - started);
         _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
             TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
-        return record;
+        return CheckpointResponses.From(record, noise?.Trace);
     }
 
     /// <summary>Compute thread: θ, p, R and counters (loko) or θ (gradient baselines) as safetensors.</summary>
@@ -462,7 +482,7 @@ public sealed class TenantActor
     });
 
     /// <summary>The adapter as safetensors: θ, each LoRA piece and the head by name, and how to read them.</summary>
-    public Task<(byte[] File, long AdapterVersion)> ExportAsync() => Enqueue(async () =>
+    public Task<AdapterFile> ExportAsync() => Enqueue(async () =>
     {
         long version = Interlocked.Read(ref _lastApplied);
         var bytes = await _s.Compute.Run(() =>
@@ -485,7 +505,7 @@ public sealed class TenantActor
             SafetensorsCodec.Write(stream, tensors, meta);
             return stream.ToArray();
         });
-        return (bytes, version);
+        return new AdapterFile(bytes, version);
     });
 
     // ---------------------------------------------------------------- shutdown

@@ -8,11 +8,16 @@ using LoKO.Server.Security;
 using LoKO.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Orleans;
 
 namespace LoKO.Server.Tenants;
 
-/// <summary>The operations both APIs expose, with their validation; the APIs only translate wire formats.</summary>
-public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRuntime runtime, CheckpointFiles files, IOptions<LoKOOptions> options)
+/// <summary>
+/// The operations both APIs expose, with their validation; the APIs only translate wire formats. Everything that
+/// reads or changes a tenant's adapter goes to its <see cref="ITenantGrain"/>.
+/// </summary>
+public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFactory grains, CheckpointFiles files,
+                                  IOptions<LoKOOptions> options, ILogger<TenantService> logger)
 {
     public InputLimits Limits => options.Value.Limits;
 
@@ -47,37 +52,31 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
                 throw;
             }
         }
-        runtime.Prewarm(record.TenantId);
+        Prewarm(record.TenantId);
         return new CreateTenantResponse(record.TenantId, key);
     }
 
-    public async Task<TenantResponse> GetAsync(string tenantId, CancellationToken ct)
-    {
-        var actor = await runtime.GetAsync(tenantId, ct);
-        return Describe(actor);
-    }
+    ITenantGrain Grain(string tenantId) => grains.GetGrain<ITenantGrain>(tenantId);
 
-    public static TenantResponse Describe(TenantActor actor)
+    /// <summary>Activates a new tenant in the background, so its first request finds it loaded.</summary>
+    void Prewarm(string tenantId) => _ = Task.Run(async () =>
     {
-        var s = actor.Settings;
-        var status = actor.Status;
-        return new TenantResponse
-        {
-            TenantId = s.TenantId, Preset = s.Preset, Labels = s.Labels, Optimizer = s.Optimizer,
-            Lora = new LoraSettings { Rank = s.LoraOptions.Rank, Alpha = s.LoraOptions.Alpha, Targets = s.Lora.Targets ?? actor.DefaultTargets },
-            Filter = s.Filter,
-            ExamplesAccepted = status.ExamplesAccepted, ExamplesApplied = status.ExamplesApplied, ExamplesRejected = status.ExamplesRejected,
-            OnlineAccuracy = status.OnlineAccuracy, CheckpointVersion = status.CheckpointVersion,
-            LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth,
-            CreatedUtc = new DateTimeOffset(DateTime.SpecifyKind(s.CreatedUtc, DateTimeKind.Utc)),
-        };
-    }
+        try { await Grain(tenantId).GetSchemaAsync(); }
+        catch (Exception e) { logger.LogWarning(e, "Tenant {Tenant}: activation failed", tenantId); }
+    });
+
+    public Task<TenantResponse> GetAsync(string tenantId) => Grain(tenantId).DescribeAsync();
 
     public async Task DeleteAsync(string tenantId, CancellationToken ct)
     {
         await using var context = await db.CreateDbContextAsync(ct);
         if (!await context.Tenants.AnyAsync(t => t.TenantId == tenantId, ct)) throw new TenantNotFoundException(tenantId);
-        await runtime.DeactivateAsync(tenantId);
+        try { await Grain(tenantId).DeleteAsync(); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A tenant that cannot be loaded (e.g. an unreadable checkpoint) has nothing running to stop.
+            logger.LogWarning(e, "Tenant {Tenant}: could not be stopped before deletion", tenantId);
+        }
         await context.Tenants.Where(t => t.TenantId == tenantId).ExecuteDeleteAsync(CancellationToken.None);
         files.DeleteTenant(tenantId);
     }
@@ -89,13 +88,14 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
     public async Task<IReadOnlyList<AppendOutcome>> AppendAsync(string tenantId, Func<InputModality, IReadOnlyList<IncomingExample>> examples,
                                                                 bool waitForRoom, CancellationToken ct)
     {
-        var actor = await runtime.GetAsync(tenantId, ct);
-        var prepared = Prepare(actor, examples(actor.Modality));
-        return await actor.AppendAsync(prepared, waitForRoom, ct);
+        var grain = Grain(tenantId);
+        var schema = await grain.GetSchemaAsync();
+        var prepared = Prepare(schema, examples(schema.Modality));
+        return await grain.AppendAsync(prepared, waitForRoom, ct);
     }
 
     /// <summary>Validates a batch against the tenant; any error rejects the whole batch (nothing appended).</summary>
-    public List<NewExample> Prepare(TenantActor actor, IReadOnlyList<IncomingExample> examples)
+    List<NewExample> Prepare(TenantSchema schema, IReadOnlyList<IncomingExample> examples)
     {
         var errors = new List<FieldError>();
         var prepared = new List<NewExample>(examples.Count);
@@ -104,7 +104,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
             var e = examples[i];
             var prefix = examples.Count > 1 ? $"[{i}]." : "";
             errors.AddRange(e.Errors);
-            int label = RequestValidator.ValidateLabel(e.Label, actor.Settings.Labels, errors, prefix + "label");
+            int label = RequestValidator.ValidateLabel(e.Label, schema.Labels, errors, prefix + "label");
             RequestValidator.ValidateExampleId(e.ExampleId, Limits, errors, prefix + "exampleId");
             var payload = e.Input is null ? null : StoredPayload.From(e.Input, errors, e.InputField);
             if (payload is not null && label >= 0) prepared.Add(new NewExample(payload, e.Label!, label, e.ExampleId));
@@ -113,14 +113,15 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
         return prepared;
     }
 
-    public async Task<PredictionResult> PredictAsync(string tenantId, Func<InputModality, List<FieldError>, InputPayload?> input, string inputField, CancellationToken ct)
+    public async Task<PredictionResult> PredictAsync(string tenantId, Func<InputModality, List<FieldError>, InputPayload?> input, string inputField)
     {
-        var actor = await runtime.GetAsync(tenantId, ct);
+        var grain = Grain(tenantId);
+        var schema = await grain.GetSchemaAsync();
         var errors = new List<FieldError>();
-        var payload = input(actor.Modality, errors);
+        var payload = input(schema.Modality, errors);
         var stored = payload is null ? null : StoredPayload.From(payload, errors, inputField);
         if (errors.Count > 0 || stored is null) throw new FieldValidationException(errors);
-        return await actor.PredictAsync(stored);
+        return await grain.PredictAsync(stored);
     }
 
     public async Task<IReadOnlyList<CheckpointResponse>> ListCheckpointsAsync(string tenantId, CancellationToken ct)
@@ -129,34 +130,16 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
         if (!await context.Tenants.AnyAsync(t => t.TenantId == tenantId, ct)) throw new TenantNotFoundException(tenantId);
         var rows = await context.Checkpoints.AsNoTracking().Where(c => c.TenantId == tenantId).OrderBy(c => c.Version).ToListAsync(ct);
         var noise = await context.NoiseHistory.AsNoTracking().Where(n => n.TenantId == tenantId).ToDictionaryAsync(n => n.Version, n => n.Trace, ct);
-        return rows.Select(c => ToResponse(c, noise.TryGetValue(c.Version, out var t) ? t : null)).ToList();
+        return rows.Select(c => CheckpointResponses.From(c, noise.TryGetValue(c.Version, out var t) ? t : null)).ToList();
     }
 
-    public static CheckpointResponse ToResponse(CheckpointRecord c, double? noiseTrace) =>
-        new(c.Version, c.LastAppliedSequence, c.ExamplesApplied, new DateTimeOffset(DateTime.SpecifyKind(c.CreatedUtc, DateTimeKind.Utc)), noiseTrace);
+    public Task<CheckpointResponse> CheckpointAsync(string tenantId) => Grain(tenantId).CheckpointAsync();
 
-    public async Task<CheckpointResponse> CheckpointAsync(string tenantId, CancellationToken ct)
-    {
-        var actor = await runtime.GetAsync(tenantId, ct);
-        var record = await actor.CheckpointAsync();
-        if (record is null) throw new InvalidOperationException("no checkpoint was written");
-        await using var context = await db.CreateDbContextAsync(ct);
-        var trace = await context.NoiseHistory.AsNoTracking().Where(n => n.TenantId == tenantId && n.Version == record.Version)
-            .Select(n => (double?)n.Trace).FirstOrDefaultAsync(ct);
-        return ToResponse(record, trace);
-    }
-
-    public async Task<TenantResponse> RollbackAsync(string tenantId, long? version, CancellationToken ct)
+    public Task<TenantResponse> RollbackAsync(string tenantId, long? version)
     {
         if (version is not { } v || v < 1) throw new FieldValidationException("version", "is required: a checkpoint version (1 or more)");
-        var actor = await runtime.GetAsync(tenantId, ct);
-        await actor.RollbackAsync(v);
-        return Describe(actor);
+        return Grain(tenantId).RollbackAsync(v);
     }
 
-    public async Task<(byte[] File, long AdapterVersion)> ExportAsync(string tenantId, CancellationToken ct)
-    {
-        var actor = await runtime.GetAsync(tenantId, ct);
-        return await actor.ExportAsync();
-    }
+    public Task<AdapterFile> ExportAsync(string tenantId) => Grain(tenantId).ExportAsync();
 }

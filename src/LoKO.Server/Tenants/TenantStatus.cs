@@ -1,3 +1,5 @@
+using Orleans;
+
 namespace LoKO.Server.Tenants;
 
 /// <summary>A tenant actor's counters at one moment.</summary>
@@ -13,4 +15,5 @@ public sealed record TenantStatus(
     public double? OnlineAccuracy => ExamplesApplied > 0 ? (double)Correct / ExamplesApplied : null;
 }
 
+[GenerateSerializer, Immutable]
 public sealed record PredictionResult(string Label, IReadOnlyDictionary<string, double> Probabilities, long AdapterVersion);

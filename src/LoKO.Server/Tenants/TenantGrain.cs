@@ -1,0 +1,92 @@
+using LoKO.Contracts.Rest;
+using LoKO.Server.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+
+namespace LoKO.Server.Tenants;
+
+/// <summary>
+/// The grain that owns one tenant's <see cref="TenantActor"/>. The actor already serialises everything that
+/// touches the adapter on its own loop (numeric work on the compute threads) and lets appends run beside it, so
+/// the grain is reentrant and only forwards: an append is acknowledged once it is in the durable log, never
+/// queued behind a learning step, a prediction or a checkpoint.
+/// </summary>
+[Reentrant]
+public sealed class TenantGrain(TenantServices services, ResidentTenants resident, IOptions<LoKOOptions> options) : Grain, ITenantGrain
+{
+    // Idle collection must not stop a tenant that is still learning accepted examples.
+    static readonly TimeSpan BacklogCheck = TimeSpan.FromMinutes(1);
+
+    TenantActor? _actor;
+
+    string TenantId => this.GetPrimaryKeyString();
+
+    /// <summary>The live actor, marked as just used for the resident-tenant LRU.</summary>
+    TenantActor Actor
+    {
+        get
+        {
+            var actor = _actor ?? throw new TenantNotFoundException(TenantId);
+            resident.Touch(TenantId);
+            return actor;
+        }
+    }
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _actor = await TenantActor.ActivateAsync(TenantId, services, cancellationToken);
+        this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
+        var context = GrainContext;
+        resident.Admit(TenantId, this, _actor.ResidentBytes,
+            () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "evicted: resident-tenant budget")));
+    }
+
+    Task KeepLearning(CancellationToken _)
+    {
+        if (_actor?.Status.QueueDepth > 0) DelayDeactivation(2 * BacklogCheck);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Eviction, idle collection and migration checkpoint what was learned since the last checkpoint, so the next
+    /// activation starts from there; a silo shutdown does so when <see cref="LoKOOptions.CheckpointOnShutdown"/> is on.
+    /// </summary>
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        resident.Remove(TenantId, this);
+        if (_actor is not { } actor) return;
+        _actor = null;
+        await actor.StopAsync(checkpoint: reason.ReasonCode != DeactivationReasonCode.ShuttingDown || options.Value.CheckpointOnShutdown);
+    }
+
+    public Task<TenantSchema> GetSchemaAsync() => Task.FromResult(Actor.Schema);
+
+    public Task<TenantResponse> DescribeAsync() => Task.FromResult(Actor.Describe());
+
+    public Task<IReadOnlyList<AppendOutcome>> AppendAsync(IReadOnlyList<NewExample> examples, bool waitForRoom, CancellationToken ct) =>
+        Actor.AppendAsync(examples, waitForRoom, ct);
+
+    public Task<PredictionResult> PredictAsync(StoredPayload input) => Actor.PredictAsync(input);
+
+    public Task<CheckpointResponse> CheckpointAsync() => Actor.CheckpointAsync();
+
+    public async Task<TenantResponse> RollbackAsync(long version)
+    {
+        var actor = Actor;
+        await actor.RollbackAsync(version);
+        return actor.Describe();
+    }
+
+    public Task<AdapterFile> ExportAsync() => Actor.ExportAsync();
+
+    public async Task DeleteAsync()
+    {
+        resident.Remove(TenantId, this);
+        DeactivateOnIdle();
+        if (_actor is not { } actor) return;
+        _actor = null;
+        await actor.StopAsync(checkpoint: false);
+    }
+}

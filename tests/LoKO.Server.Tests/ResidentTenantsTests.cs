@@ -1,0 +1,78 @@
+using LoKO.Server.Hosting;
+using LoKO.Server.Tenants;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace LoKO.Server.Tests;
+
+/// <summary>The resident-tenant LRU on its own: admission, eviction order, budget in bytes and in tenants.</summary>
+public class ResidentTenantsTests
+{
+    const long MiB = 1024 * 1024;
+
+    readonly List<string> _evicted = [];
+
+    ResidentTenants Create(double budgetMB, int maxTenants = 0) =>
+        new(Options.Create(new LoKOOptions { ResidentTenantBudgetMB = budgetMB, MaxResidentTenants = maxTenants }), NullLogger<ResidentTenants>.Instance);
+
+    void Admit(ResidentTenants resident, string tenant, long bytes, object? owner = null) =>
+        resident.Admit(tenant, owner ?? tenant, bytes, () => _evicted.Add(tenant));
+
+    [Fact]
+    public void PastTheMemoryBudgetTheLeastRecentlyUsedTenantsAreEvicted()
+    {
+        var resident = Create(budgetMB: 2.5);
+        Admit(resident, "a", MiB);
+        Admit(resident, "b", MiB);
+        Assert.Empty(_evicted);
+        resident.Touch("a");
+
+        Admit(resident, "c", MiB);
+        Assert.Equal(["b"], _evicted);
+        Assert.Equal(2, resident.Count);
+        Assert.Equal(2 * MiB, resident.Bytes);
+
+        // A large newcomer evicts as many as it takes, oldest first, but never itself.
+        Admit(resident, "big", 2 * MiB);
+        Assert.Equal(["b", "a", "c"], _evicted);
+        Assert.Equal(1, resident.Count);
+        Admit(resident, "huge", 10 * MiB);
+        Assert.Equal(["b", "a", "c", "big"], _evicted);
+        Assert.Equal(10 * MiB, resident.Bytes);
+    }
+
+    [Fact]
+    public void MaxResidentTenantsBoundsTheCountWhateverTheirSize()
+    {
+        var resident = Create(budgetMB: 4096, maxTenants: 2);
+        Admit(resident, "a", 1);
+        Admit(resident, "b", 1);
+        Admit(resident, "c", 1);
+        Assert.Equal(["a"], _evicted);
+        Assert.Equal(2, resident.Count);
+    }
+
+    [Fact]
+    public void OnlyTheCurrentActivationRemovesItsEntry()
+    {
+        var resident = Create(budgetMB: 4096);
+        object first = new(), second = new();
+        Admit(resident, "a", MiB, first);
+        Admit(resident, "a", MiB, second); // reactivated before the old activation finished deactivating
+        Assert.Equal(1, resident.Count);
+        Assert.Equal(MiB, resident.Bytes);
+
+        resident.Remove("a", first);
+        Assert.Equal(1, resident.Count);
+        resident.Remove("a", second);
+        Assert.Equal(0, resident.Count);
+        Assert.Equal(0, resident.Bytes);
+    }
+
+    [Fact]
+    public void TheFootprintCountsFourFloatVectorsAndLoKOsNoiseMatrices()
+    {
+        Assert.Equal(16L * 1000 + 16 * 3 * 3, TenantFootprint.Bytes("loko", parameters: 1000, outputs: 3));
+        Assert.Equal(16L * 1000, TenantFootprint.Bytes("adamw", parameters: 1000, outputs: 3));
+    }
+}
