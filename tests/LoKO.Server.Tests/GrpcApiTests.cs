@@ -109,4 +109,69 @@ public class GrpcApiTests(SharedServer shared)
         }
         Assert.Equal(0, (await client.GetTenantAsync(new TenantRef { TenantId = "grpc-errors-other" }, LoKOTestServer.Bearer(other.ApiKey))).ExamplesAccepted);
     }
+
+    /// <summary>
+    /// A stream written as fast as possible is read ahead and committed in groups: each example still gets its own
+    /// Ack, in order: invalid ones INVALID naming the field, repeated exampleIds DUPLICATE with the first sequence,
+    /// valid ones consecutive sequences; and everything accepted is in the log.
+    /// </summary>
+    [Fact]
+    public async Task AFastStreamIsAcknowledgedExampleByExampleInOrder()
+    {
+        const int count = 300;
+        var client = S.Grpc;
+        var created = await client.CreateTenantAsync(new CreateTenantRequest
+        {
+            TenantId = "grpc-groups", Preset = "minilm-l6", Labels = { "a", "b" }, Lora = new LoraSettings { Rank = 2 },
+        }, LoKOTestServer.Bearer(LoKOTestServer.AdminKey));
+        var key = LoKOTestServer.Bearer(created.ApiKey);
+
+        static bool Invalid(int i) => i % 50 == 7;
+        static bool Repeat(int i) => i % 30 == 29;
+        var acks = new List<Ack>(count);
+        using (var call = client.Learn(key))
+        {
+            var writing = Task.Run(async () =>
+            {
+                for (int i = 0; i < count; i++)
+                    await call.RequestStream.WriteAsync(new Example
+                    {
+                        TenantId = "grpc-groups", Input = new Input { Text = $"example number {i}" },
+                        Label = Invalid(i) ? "c" : i % 2 == 0 ? "a" : "b",
+                        ExampleId = Repeat(i) ? $"e{i - 20}" : $"e{i}",
+                    });
+                await call.RequestStream.CompleteAsync();
+            });
+            await foreach (var ack in call.ResponseStream.ReadAllAsync()) acks.Add(ack);
+            await writing;
+        }
+
+        Assert.Equal(count, acks.Count);
+        var sequenceOf = new Dictionary<string, long>();
+        long next = 1;
+        for (int i = 0; i < count; i++)
+        {
+            var ack = acks[i];
+            string id = Repeat(i) ? $"e{i - 20}" : $"e{i}";
+            Assert.Equal(id, ack.ExampleId);
+            if (Invalid(i))
+            {
+                Assert.Equal(AckStatus.Invalid, ack.Status);
+                Assert.Equal("label", ack.Field);
+            }
+            else if (Repeat(i) && sequenceOf.TryGetValue(id, out var first))
+            {
+                Assert.Equal(AckStatus.Duplicate, ack.Status);
+                Assert.Equal(first, ack.Sequence);
+            }
+            else
+            {
+                Assert.Equal(AckStatus.Accepted, ack.Status);
+                Assert.Equal(next++, ack.Sequence);
+                sequenceOf[id] = ack.Sequence;
+            }
+        }
+        var tenant = await client.GetTenantAsync(new TenantRef { TenantId = "grpc-groups" }, key);
+        Assert.Equal(next - 1, tenant.ExamplesAccepted);
+    }
 }

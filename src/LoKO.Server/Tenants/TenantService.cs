@@ -94,6 +94,39 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         return await grain.AppendAsync(prepared, waitForRoom, ct);
     }
 
+    /// <summary>
+    /// Appends the valid examples of a batch in one durable commit and reports each example on its own: its
+    /// outcome, or the validation error that kept it out. The stream's group commit: many examples, one fsync.
+    /// </summary>
+    public async Task<IReadOnlyList<(AppendOutcome? Outcome, FieldValidationException? Error)>> AppendEachAsync(
+        string tenantId, Func<InputModality, IReadOnlyList<IncomingExample>> examples, bool waitForRoom, CancellationToken ct)
+    {
+        var grain = Grain(tenantId);
+        var schema = await grain.GetSchemaAsync();
+        var incoming = examples(schema.Modality);
+        var results = new (AppendOutcome? Outcome, FieldValidationException? Error)[incoming.Count];
+        var valid = new List<NewExample>(incoming.Count);
+        var positions = new List<int>(incoming.Count);
+        for (int i = 0; i < incoming.Count; i++)
+        {
+            try
+            {
+                valid.AddRange(Prepare(schema, [incoming[i]]));
+                positions.Add(i);
+            }
+            catch (FieldValidationException e)
+            {
+                results[i] = (null, e);
+            }
+        }
+        if (valid.Count > 0)
+        {
+            var outcomes = await grain.AppendAsync(valid, waitForRoom, ct);
+            for (int k = 0; k < positions.Count; k++) results[positions[k]] = (outcomes[k], null);
+        }
+        return results;
+    }
+
     /// <summary>Validates a batch against the tenant; any error rejects the whole batch (nothing appended).</summary>
     List<NewExample> Prepare(TenantSchema schema, IReadOnlyList<IncomingExample> examples)
     {
