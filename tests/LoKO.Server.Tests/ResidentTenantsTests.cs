@@ -53,6 +53,22 @@ public class ResidentTenantsTests
     }
 
     [Fact]
+    public void ATenantStillLearningIsPassedOverWhileAnIdleOneCanGo()
+    {
+        var resident = Create(budgetMB: 4096, maxTenants: 2);
+        resident.Admit("a", "a", 1, () => _evicted.Add("a"), busy: () => true);
+        Admit(resident, "b", 1);
+        resident.Admit("c", "c", 1, () => _evicted.Add("c"), busy: () => true);
+        Assert.Equal(["b"], _evicted); // a is older, but still has examples to learn
+
+        // When every candidate is busy the budget still holds: the least recently used goes.
+        Admit(resident, "d", 1);
+        Assert.Equal(["b", "a"], _evicted);
+        Admit(resident, "e", 1);
+        Assert.Equal(["b", "a", "d"], _evicted); // c is still busy, d is idle
+    }
+
+    [Fact]
     public void OnlyTheCurrentActivationRemovesItsEntry()
     {
         var resident = Create(budgetMB: 4096);

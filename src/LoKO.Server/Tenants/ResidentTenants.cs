@@ -11,7 +11,7 @@ namespace LoKO.Server.Tenants;
 /// </summary>
 public sealed class ResidentTenants(IOptions<LoKOOptions> options, ILogger<ResidentTenants> logger)
 {
-    sealed record Entry(string TenantId, object Owner, long Bytes, Action Evict);
+    sealed record Entry(string TenantId, object Owner, long Bytes, Action Evict, Func<bool> Busy);
 
     readonly Lock _gate = new();
     readonly LinkedList<Entry> _byRecency = new();
@@ -34,19 +34,21 @@ public sealed class ResidentTenants(IOptions<LoKOOptions> options, ILogger<Resid
     /// <summary>
     /// Records a newly activated tenant as the most recently used (<paramref name="owner"/> identifies its
     /// activation) and evicts others until the budget holds; <paramref name="evict"/> is how this one is evicted later.
+    /// Tenants still learning accepted examples (<paramref name="busy"/>) are passed over while an idle one can go,
+    /// so a backlog is learned now rather than on the tenant's next use.
     /// </summary>
-    public void Admit(string tenantId, object owner, long bytes, Action evict)
+    public void Admit(string tenantId, object owner, long bytes, Action evict, Func<bool>? busy = null)
     {
         var victims = new List<Entry>();
         lock (_gate)
         {
             if (_byId.Remove(tenantId, out var stale)) Forget(stale);
-            var node = _byRecency.AddFirst(new Entry(tenantId, owner, bytes, evict));
+            var node = _byRecency.AddFirst(new Entry(tenantId, owner, bytes, evict, busy ?? (() => false)));
             _byId[tenantId] = node;
             _bytes += bytes;
             while ((_bytes > BudgetBytes || (MaxTenants > 0 && _byId.Count > MaxTenants)) && _byRecency.Last != node)
             {
-                var victim = _byRecency.Last!;
+                var victim = LeastRecentlyUsedIdle(node) ?? _byRecency.Last!;
                 _byId.Remove(victim.Value.TenantId);
                 Forget(victim);
                 victims.Add(victim.Value);
@@ -60,6 +62,13 @@ public sealed class ResidentTenants(IOptions<LoKOOptions> options, ILogger<Resid
             logger.LogInformation("Evicting tenant {Tenant} ({Bytes} bytes), least recently used, to admit {Admitted}", victim.TenantId, victim.Bytes, tenantId);
             victim.Evict();
         }
+    }
+
+    LinkedListNode<Entry>? LeastRecentlyUsedIdle(LinkedListNode<Entry> admitted)
+    {
+        for (var n = _byRecency.Last; n is not null && n != admitted; n = n.Previous)
+            if (!n.Value.Busy()) return n;
+        return null;
     }
 
     /// <summary>The tenant was just used: it becomes the last to be evicted.</summary>

@@ -40,7 +40,8 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
         this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
         var context = GrainContext;
         resident.Admit(TenantId, this, _actor.ResidentBytes,
-            () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "evicted: resident-tenant budget")));
+            () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "evicted: resident-tenant budget")),
+            busy: () => _actor?.Status.QueueDepth > 0);
     }
 
     Task KeepLearning(CancellationToken _)
