@@ -7,7 +7,6 @@ using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
 using LoKO.Server.Tenants;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -43,9 +42,7 @@ public static class LoKOServer
 
         var data = options.FullDataDirectory;
         Directory.CreateDirectory(data);
-        builder.Services.AddDbContextFactory<LoKODbContext>(db => db
-            .UseSqlite($"Data Source={Path.Combine(data, "loko.db")}")
-            .AddInterceptors(new SqlitePragmas()));
+        builder.Services.AddMetadataStore(options.Database, data);
         builder.Services.AddSingleton(new CheckpointFiles(data));
         builder.Services.AddSingleton<AdminKey>();
         builder.Services.AddSingleton<Authorizer>();
@@ -77,7 +74,7 @@ public static class LoKOServer
         }));
 
         var app = builder.Build();
-        Migrate(app);
+        MetadataStore.Migrate(app.Services, app.Logger);
         // Create the admin key (or generate it into the data dir) at startup, not on the first request.
         app.Services.GetRequiredService<AdminKey>();
 
@@ -107,14 +104,5 @@ public static class LoKOServer
             kestrel.Listen(ip, address.Port, Configure);
         else
             throw new InvalidOperationException($"'{url}': the host must be localhost, an IP address or *");
-    }
-
-    /// <summary>Applies migrations and switches the SQLite file to WAL (a persistent property of the file).</summary>
-    static void Migrate(WebApplication app)
-    {
-        using var db = app.Services.GetRequiredService<IDbContextFactory<LoKODbContext>>().CreateDbContext();
-        db.Database.Migrate();
-        db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
-        app.Logger.LogInformation("Metadata store ready at {Path}", db.Database.GetDbConnection().DataSource);
     }
 }

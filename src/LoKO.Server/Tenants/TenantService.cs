@@ -31,7 +31,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
             LoraJson = JsonSerializer.Serialize(request.Lora ?? new LoraSettings(), TenantSettings.Json),
             FilterJson = JsonSerializer.Serialize(request.Filter ?? new FilterSettings(), TenantSettings.Json),
             ApiKeyHash = ApiKeys.Hash(key),
-            Seed = RandomNumberGenerator.GetInt32(int.MaxValue),
+            Seed = request.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
             CreatedUtc = DateTime.UtcNow,
         };
         await using (var context = await db.CreateDbContextAsync(ct))
@@ -68,7 +68,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
             Filter = s.Filter,
             ExamplesAccepted = status.ExamplesAccepted, ExamplesApplied = status.ExamplesApplied, ExamplesRejected = status.ExamplesRejected,
             OnlineAccuracy = status.OnlineAccuracy, CheckpointVersion = status.CheckpointVersion,
-            LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth,
+            LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth, Seed = s.Seed,
             CreatedUtc = new DateTimeOffset(DateTime.SpecifyKind(s.CreatedUtc, DateTimeKind.Utc)),
         };
     }
@@ -128,7 +128,10 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, ITenantRu
         await using var context = await db.CreateDbContextAsync(ct);
         if (!await context.Tenants.AnyAsync(t => t.TenantId == tenantId, ct)) throw new TenantNotFoundException(tenantId);
         var rows = await context.Checkpoints.AsNoTracking().Where(c => c.TenantId == tenantId).OrderBy(c => c.Version).ToListAsync(ct);
-        var noise = await context.NoiseHistory.AsNoTracking().Where(n => n.TenantId == tenantId).ToDictionaryAsync(n => n.Version, n => n.Trace, ct);
+        // The noise history outlives compacted checkpoints: read only the listed versions' rows.
+        var versions = rows.Select(c => c.Version).ToList();
+        var noise = await context.NoiseHistory.AsNoTracking().Where(n => n.TenantId == tenantId && versions.Contains(n.Version))
+            .ToDictionaryAsync(n => n.Version, n => n.Trace, ct);
         return rows.Select(c => ToResponse(c, noise.TryGetValue(c.Version, out var t) ? t : null)).ToList();
     }
 
