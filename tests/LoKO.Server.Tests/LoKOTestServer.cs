@@ -101,7 +101,7 @@ public sealed class LoKOTestServer : IAsyncDisposable
 
     public async Task<JsonElement> WaitForAppliedAsync(string tenantId, string key, long applied)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
         while (true)
         {
             var (response, body) = await SendAsync(HttpMethod.Get, $"/v1/tenants/{tenantId}", key);

@@ -139,6 +139,7 @@ public sealed class StoreScenarios(string[] store)
     /// <summary>
     /// Eight clients append to one tenant at once, each with its own keys and with keys that all of them send:
     /// every example gets one sequence, the sequences are 1…n without gaps, and a raced key is accepted once.
+    /// Deleting the tenant then removes its log and keys with it.
     /// </summary>
     public async Task ConcurrentAppendsGetDistinctGaplessSequencesAsync()
     {
@@ -173,6 +174,12 @@ public sealed class StoreScenarios(string[] store)
             var tenantNow = await server.WaitForAppliedAsync(tenant, key, distinct);
             Assert.Equal(distinct, tenantNow.GetProperty("examplesAccepted").GetInt64());
             Assert.Equal(distinct, (await LogAsync(server, tenant)).Sequences.Count);
+
+            var (deleted, _) = await server.SendAsync(HttpMethod.Delete, $"/v1/tenants/{tenant}", key);
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+            var gone = await LogAsync(server, tenant);
+            Assert.Empty(gone.Sequences);
+            Assert.Equal(0, gone.ExampleIds);
         }
         finally
         {
@@ -208,7 +215,8 @@ public sealed class StoreScenarios(string[] store)
     /// <summary>Until the checkpoint list is exactly <paramref name="versions"/> (compaction runs right after a checkpoint).</summary>
     static async Task WaitForCheckpointsAsync(LoKOTestServer server, string tenant, string key, long[] versions)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        // Generous: it can wait for 200 filter steps, which take minutes on a busy 2-core machine.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
         while (true)
         {
             var (response, list) = await server.SendAsync(HttpMethod.Get, $"/v1/tenants/{tenant}/checkpoints", key);
