@@ -74,6 +74,25 @@ public class GrpcApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task ASeedGivenAtCreationIsTheTenantsSeed()
+    {
+        var admin = LoKOTestServer.Bearer(LoKOTestServer.AdminKey);
+        var created = await S.Grpc.CreateTenantAsync(new CreateTenantRequest
+        {
+            TenantId = "grpc-seeded", Preset = "minilm-l6", Labels = { "a", "b" }, Lora = new LoraSettings { Rank = 2 }, Seed = 12345,
+        }, admin);
+        var tenant = await S.Grpc.GetTenantAsync(new TenantRef { TenantId = "grpc-seeded" }, LoKOTestServer.Bearer(created.ApiKey));
+        Assert.Equal(12345, tenant.Seed);
+
+        var negative = await Assert.ThrowsAsync<RpcException>(() => S.Grpc.CreateTenantAsync(new CreateTenantRequest
+        {
+            TenantId = "grpc-negative-seed", Preset = "minilm-l6", Labels = { "a", "b" }, Seed = -3,
+        }, admin).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, negative.StatusCode);
+        Assert.Equal("seed", negative.Trailers.GetValue("field"));
+    }
+
+    [Fact]
     public async Task GrpcErrorsUseStatusCodesAndNameTheField()
     {
         var client = S.Grpc;

@@ -38,6 +38,8 @@ public sealed class LoKOTestServer : IAsyncDisposable
     public HttpClient Http { get; }
     public GrpcChannel Channel { get; }
     public Contracts.V1.LoKO.LoKOClient Grpc { get; }
+    /// <summary>The server's services, e.g. its metadata store for checks the APIs do not expose.</summary>
+    public IServiceProvider Services => _app.Services;
 
     public static async Task<LoKOTestServer> StartAsync(string? dataDirectory = null, params string[] extra)
     {
@@ -95,17 +97,17 @@ public sealed class LoKOTestServer : IAsyncDisposable
     }
 
     /// <summary>Creates a minilm-l6 tenant with the admin key; returns its API key.</summary>
-    public async Task<string> CreateTenantAsync(string tenantId, string[]? labels = null, string optimizer = "loko")
+    public async Task<string> CreateTenantAsync(string tenantId, string[]? labels = null, string optimizer = "loko", long? seed = null)
     {
         var (response, body) = await SendAsync(HttpMethod.Post, "/v1/tenants", AdminKey,
-            new { tenantId, preset = "minilm-l6", labels = labels ?? ["computers", "food"], optimizer, lora = new { rank = 2 } });
+            new { tenantId, preset = "minilm-l6", labels = labels ?? ["computers", "food"], optimizer, lora = new { rank = 2 }, seed });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return body.GetProperty("apiKey").GetString()!;
     }
 
     public async Task<JsonElement> WaitForAppliedAsync(string tenantId, string key, long applied)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
         while (true)
         {
             var (response, body) = await SendAsync(HttpMethod.Get, $"/v1/tenants/{tenantId}", key);

@@ -82,6 +82,34 @@ public class RestApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task TenantsWithTheSameSeedAndTheSameExamplesEndWithTheSameAdapter()
+    {
+        var keys = new Dictionary<string, string>
+        {
+            ["seed-a"] = await S.CreateTenantAsync("seed-a", seed: 7),
+            ["seed-b"] = await S.CreateTenantAsync("seed-b", seed: 7),
+            ["seed-c"] = await S.CreateTenantAsync("seed-c", seed: 8),
+        };
+        var examples = TopicExamples.Make(6).Select(e => new { text = e.Text, label = e.Label }).ToArray();
+        var theta = new Dictionary<string, float[]>();
+        foreach (var (tenant, key) in keys)
+        {
+            var (response, _) = await S.SendAsync(HttpMethod.Post, $"/v1/tenants/{tenant}/examples", key, examples);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var described = await S.WaitForAppliedAsync(tenant, key, examples.Length);
+            Assert.Equal(tenant == "seed-c" ? 8 : 7, described.GetProperty("seed").GetInt64());
+            theta[tenant] = await S.DownloadThetaAsync(tenant, key);
+        }
+        Assert.Equal(theta["seed-a"], theta["seed-b"]);
+        Assert.NotEqual(theta["seed-a"], theta["seed-c"]);
+
+        // Unset, the seed is chosen at random and shown.
+        var randomKey = await S.CreateTenantAsync("seed-random");
+        var (_, random) = await S.SendAsync(HttpMethod.Get, "/v1/tenants/seed-random", randomKey);
+        Assert.InRange(random.GetProperty("seed").GetInt64(), 0, int.MaxValue);
+    }
+
+    [Fact]
     public async Task ATenantKeyReachesOnlyItsOwnTenant()
     {
         var keyA = await S.CreateTenantAsync("isolation-a");
@@ -139,6 +167,8 @@ public class RestApiTests(SharedServer shared)
         AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "../etc", preset = "minilm-l6", labels = new[] { "a", "b" } }), "tenantId");
         AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "one-label", preset = "minilm-l6", labels = new[] { "a" } }), "labels");
         AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "r", preset = "minilm-l6", labels = new[] { "a", "b" }, lora = new { rank = 0 } }), "lora.rank");
+        AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "s", preset = "minilm-l6", labels = new[] { "a", "b" }, seed = -1 }), "seed");
+        AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, rawJson: "{\"tenantId\": \"s\", \"preset\": \"minilm-l6\", \"labels\": [\"a\", \"b\"], \"seed\": 1.5}"), "seed");
 
         var (exists, existsBody) = await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "bad-inputs", preset = "minilm-l6", labels = new[] { "a", "b" } });
         AssertProblem(exists, existsBody, 409);

@@ -14,6 +14,11 @@ public sealed record CreateTenantRequest
     public string? Optimizer { get; init; }
     public LoraSettings? Lora { get; init; }
     public FilterSettings? Filter { get; init; }
+    /// <summary>
+    /// Seed of the adapter's initial values (0 or more): the same seed, settings and examples give the same adapter.
+    /// Unset: a random seed, chosen at creation and shown in the tenant's description.
+    /// </summary>
+    public long? Seed { get; init; }
 }
 
 public sealed record LoraSettings
@@ -65,6 +70,8 @@ public sealed record TenantResponse
     public long CheckpointVersion { get; init; }
     public long LastAppliedSequence { get; init; }
     public long QueueDepth { get; init; }
+    /// <summary>The adapter's initialisation seed.</summary>
+    public long Seed { get; init; }
     public DateTimeOffset CreatedUtc { get; init; }
 }
 

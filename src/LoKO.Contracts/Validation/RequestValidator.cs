@@ -48,6 +48,8 @@ public static partial class RequestValidator
             if (duplicate is not null) errors.Add(new("labels", $"label '{duplicate.Key}' appears more than once"));
         }
 
+        if (request.Seed is < 0) errors.Add(new("seed", "must be zero or positive"));
+
         if (request.Optimizer is not null && !Optimizers.Contains(request.Optimizer))
             errors.Add(new("optimizer", $"unknown optimizer '{request.Optimizer}': one of {string.Join(", ", Optimizers)}"));
 

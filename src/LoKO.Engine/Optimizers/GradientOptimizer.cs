@@ -1,3 +1,4 @@
+using LoKO.Engine.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -54,6 +55,49 @@ public sealed class GradientOptimizer : IOnlineOptimizer
         _optimizer.step();
         return new StepOutcome(predictions, lossValue, StepStatus.Applied);
     }
+
+    /// <summary>
+    /// θ and the optimizer's state as one safetensors file: "theta", then "optimizer.&lt;name&gt;" per state tensor
+    /// (AdamW: step, exp_avg, exp_avg_sq; AdaGrad: step, sum; SGD: momentum_buffer once momentum has one), so that
+    /// a run loaded from it continues exactly as it would have.
+    /// </summary>
+    public void SaveState(Stream stream)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor> { ["theta"] = _theta.detach() };
+        foreach (var (name, t) in GradientStateTensors.Export(ParameterState())) tensors[StatePrefix + name] = t;
+        SafetensorsCodec.Write(stream, tensors, new Dictionary<string, string> { ["optimizer"] = Name });
+    }
+
+    /// <summary>
+    /// Reads a file written by <see cref="SaveState"/> into θ (the adapter's own tensor) and this optimizer. A file
+    /// that holds θ alone (written before optimizer state was saved) leaves the state as new.
+    /// </summary>
+    public void LoadState(Stream stream)
+    {
+        var (tensors, meta) = SafetensorsCodec.Read(stream);
+        try
+        {
+            if (meta.TryGetValue("optimizer", out var saved) && saved != Name)
+                throw new InvalidDataException($"the file holds {saved} state, not {Name}");
+            var theta = tensors["theta"];
+            if (!theta.shape.SequenceEqual(_theta.shape))
+                throw new InvalidDataException($"saved θ has shape [{string.Join(",", theta.shape)}], the adapter's is [{string.Join(",", _theta.shape)}]");
+            using (no_grad()) _theta.copy_(theta);
+            var state = tensors.Where(kv => kv.Key.StartsWith(StatePrefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[StatePrefix.Length..], kv => kv.Value);
+            if (state.Count > 0) GradientStateTensors.Import(ParameterState(), state, _theta);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    const string StatePrefix = "optimizer.";
+
+    /// <summary>The state TorchSharp keeps for θ, the one parameter.</summary>
+    OptimizerState ParameterState() => ((OptimizerHelper)_optimizer).state_dict().State.Single();
 
     public void Dispose() => _optimizer.Dispose();
 }

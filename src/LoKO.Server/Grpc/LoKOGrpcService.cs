@@ -43,6 +43,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
                 Noise = request.Filter.HasNoise ? request.Filter.Noise : null,
                 LearningRate = request.Filter.HasLearningRate ? request.Filter.LearningRate : null,
             },
+            Seed = request.HasSeed ? request.Seed : null,
         }, context.CancellationToken);
         return new V1.CreateTenantResponse { TenantId = created.TenantId, ApiKey = created.ApiKey };
     }
@@ -205,7 +206,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
             TenantId = t.TenantId, Preset = t.Preset, Optimizer = t.Optimizer,
             ExamplesAccepted = t.ExamplesAccepted, ExamplesApplied = t.ExamplesApplied, ExamplesRejected = t.ExamplesRejected,
             OnlineAccuracy = t.OnlineAccuracy ?? double.NaN, CheckpointVersion = t.CheckpointVersion,
-            LastAppliedSequence = t.LastAppliedSequence, QueueDepth = t.QueueDepth,
+            LastAppliedSequence = t.LastAppliedSequence, QueueDepth = t.QueueDepth, Seed = t.Seed,
         };
         proto.Labels.AddRange(t.Labels);
         return proto;

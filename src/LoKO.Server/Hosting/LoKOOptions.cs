@@ -1,4 +1,5 @@
 using LoKO.Contracts.Validation;
+using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
 
 namespace LoKO.Server.Hosting;
@@ -10,6 +11,8 @@ public sealed class LoKOOptions
 
     /// <summary>Holds the SQLite metadata store, checkpoint files and the generated admin key.</summary>
     public string DataDirectory { get; set; } = "./data";
+    /// <summary>The metadata store: SQLite in the data directory (default) or PostgreSQL.</summary>
+    public DatabaseOptions Database { get; set; } = new();
     /// <summary>Bearer key for tenant creation (and every tenant). Unset: generated once into &lt;data dir&gt;/admin.key.</summary>
     public string? AdminKey { get; set; }
     /// <summary>The HTTP/2-only endpoint that serves gRPC (REST is served on the addresses `--urls` sets).</summary>
@@ -32,6 +35,11 @@ public sealed class LoKOOptions
     public int CheckpointEverySteps { get; set; } = 500;
     /// <summary>… or when this many seconds have passed since the last one with new steps.</summary>
     public double CheckpointEverySeconds { get; set; } = 60;
+    /// <summary>
+    /// Checkpoints kept per tenant (0 = all). After each checkpoint, older ones (rows and files) are deleted, and so
+    /// are the log entries that the oldest kept one already covers: restart and rollback to a kept version need no more.
+    /// </summary>
+    public int RetainCheckpoints { get; set; } = 5;
     /// <summary>A graceful shutdown checkpoints every tenant with steps since its last checkpoint (off: restart replays the log, as after a crash).</summary>
     public bool CheckpointOnShutdown { get; set; } = true;
     /// <summary>

@@ -6,6 +6,7 @@ using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
@@ -69,7 +70,7 @@ public static class LoKOServer
         }));
 
         var app = builder.Build();
-        Migrate(app);
+        MetadataStore.Migrate(app.Services, app.Logger);
         // Create the admin key (or generate it into the data dir) at startup, not on the first request.
         app.Services.GetRequiredService<AdminKey>();
 
@@ -99,14 +100,5 @@ public static class LoKOServer
             kestrel.Listen(ip, address.Port, Configure);
         else
             throw new InvalidOperationException($"'{url}': the host must be localhost, an IP address or *");
-    }
-
-    /// <summary>Applies migrations and switches the SQLite file to WAL (a persistent property of the file).</summary>
-    static void Migrate(WebApplication app)
-    {
-        using var db = app.Services.GetRequiredService<IDbContextFactory<LoKODbContext>>().CreateDbContext();
-        db.Database.Migrate();
-        db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
-        app.Logger.LogInformation("Metadata store ready at {Path}", db.Database.GetDbConnection().DataSource);
     }
 }

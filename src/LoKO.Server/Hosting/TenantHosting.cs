@@ -21,9 +21,7 @@ public static class TenantHosting
         var data = options.FullDataDirectory;
         Directory.CreateDirectory(data);
         var services = silo.Services;
-        services.AddDbContextFactory<LoKODbContext>(db => db
-            .UseSqlite($"Data Source={Path.Combine(data, "loko.db")}")
-            .AddInterceptors(new SqlitePragmas()));
+        services.AddMetadataStore(options.Database, data);
         services.AddSingleton(new CheckpointFiles(data));
         services.AddSingleton<ComputeExecutor>();
         services.AddSingleton<ModelRegistry>();

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace LoKO.Server.Storage;
 
 /// <summary>
@@ -39,6 +41,19 @@ public sealed class CheckpointFiles(string dataDirectory)
     {
         var path = FullPath(relativePath);
         if (File.Exists(path)) File.Delete(path);
+    }
+
+    /// <summary>Deletes the tenant's checkpoint files (and unfinished temp files) older than <paramref name="version"/>, including any a crash left behind.</summary>
+    public void DeleteVersionsBefore(string tenantId, long version)
+    {
+        var folder = Path.Combine(Root, tenantId);
+        if (!Directory.Exists(folder)) return;
+        foreach (var path in Directory.EnumerateFiles(folder, "v*.safetensors*"))
+        {
+            var name = Path.GetFileName(path);
+            var digits = name.AsSpan(1, name.IndexOf('.') - 1);
+            if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v < version) File.Delete(path);
+        }
     }
 
     /// <summary>fsync of a directory: .NET has no API for it, but opening the folder read-only and flushing works on Linux.</summary>

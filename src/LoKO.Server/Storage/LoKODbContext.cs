@@ -2,13 +2,21 @@ using Microsoft.EntityFrameworkCore;
 
 namespace LoKO.Server.Storage;
 
-/// <summary>The metadata store: tenants, the example log, the checkpoint index and the noise history.</summary>
-public sealed class LoKODbContext(DbContextOptions<LoKODbContext> options) : DbContext(options)
+/// <summary>
+/// The metadata store: tenants, the example log, the idempotency keys, the checkpoint index and the noise history.
+/// One model for every provider; each provider has its own subclass so that its migrations (which differ in
+/// column types) live apart, in Storage/Migrations/&lt;provider&gt;.
+/// </summary>
+public abstract class LoKODbContext(DbContextOptions options) : DbContext(options)
 {
     public DbSet<TenantRecord> Tenants => Set<TenantRecord>();
     public DbSet<ExampleRecord> Examples => Set<ExampleRecord>();
+    public DbSet<ExampleIdRecord> ExampleIds => Set<ExampleIdRecord>();
     public DbSet<CheckpointRecord> Checkpoints => Set<CheckpointRecord>();
     public DbSet<NoiseRecord> NoiseHistory => Set<NoiseRecord>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder conventions) =>
+        conventions.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -23,7 +31,12 @@ public sealed class LoKODbContext(DbContextOptions<LoKODbContext> options) : DbC
         {
             e.ToTable("examples");
             e.HasIndex(x => new { x.TenantId, x.Sequence }).IsUnique();
-            e.HasIndex(x => new { x.TenantId, x.ExampleId }).IsUnique().HasFilter("\"ExampleId\" IS NOT NULL");
+            e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
+        });
+        model.Entity<ExampleIdRecord>(e =>
+        {
+            e.ToTable("example_ids");
+            e.HasKey(x => new { x.TenantId, x.ExampleId });
             e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
         });
         model.Entity<CheckpointRecord>(e =>

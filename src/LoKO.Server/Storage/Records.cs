@@ -43,8 +43,6 @@ public sealed class ExampleRecord
     public required string TenantId { get; set; }
     /// <summary>Per tenant, from 1, in acceptance order; the order in which examples are learned.</summary>
     public long Sequence { get; set; }
-    /// <summary>Client idempotency key, unique per tenant when given.</summary>
-    public string? ExampleId { get; set; }
     public PayloadKind PayloadKind { get; set; }
     public required byte[] Payload { get; set; }
     public int Width { get; set; }
@@ -57,6 +55,17 @@ public sealed class ExampleRecord
     public bool RolledBack { get; set; }
     public DateTime AcceptedUtc { get; set; }
     public DateTime? AppliedUtc { get; set; }
+}
+
+/// <summary>
+/// A client idempotency key and the sequence it was accepted under. Kept for the tenant's lifetime, also after
+/// compaction has deleted the log entry, so a resent exampleId is always recognised.
+/// </summary>
+public sealed class ExampleIdRecord
+{
+    public required string TenantId { get; set; }
+    public required string ExampleId { get; set; }
+    public long Sequence { get; set; }
 }
 
 public sealed class CheckpointRecord

@@ -96,7 +96,7 @@ public sealed class TenantActor
             Filter = s.Filter,
             ExamplesAccepted = status.ExamplesAccepted, ExamplesApplied = status.ExamplesApplied, ExamplesRejected = status.ExamplesRejected,
             OnlineAccuracy = status.OnlineAccuracy, CheckpointVersion = status.CheckpointVersion,
-            LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth,
+            LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth, Seed = s.Seed,
             CreatedUtc = new DateTimeOffset(DateTime.SpecifyKind(s.CreatedUtc, DateTimeKind.Utc)),
         };
     }
@@ -115,7 +115,12 @@ public sealed class TenantActor
                      ?? throw new TenantNotFoundException(tenantId);
             if (record.CheckpointVersion > 0)
                 checkpoint = await db.Checkpoints.AsNoTracking().SingleAsync(c => c.TenantId == tenantId && c.Version == record.CheckpointVersion, ct);
-            maxSequence = await db.Examples.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0;
+            // Compaction may have deleted every log entry: checkpoints and idempotency keys remember sequences too.
+            maxSequence = Math.Max(
+                await db.Examples.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0,
+                Math.Max(
+                    await db.Checkpoints.Where(c => c.TenantId == tenantId).MaxAsync(c => (long?)c.LastAppliedSequence, ct) ?? 0,
+                    await db.ExampleIds.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0));
         }
 
         var actor = new TenantActor(s, TenantSettings.FromRecord(record))
@@ -183,10 +188,9 @@ public sealed class TenantActor
         }
         else
         {
-            var (tensors, _) = SafetensorsCodec.Read(stream);
-            using (no_grad()) _adapter.Theta.copy_(tensors["theta"]);
-            foreach (var t in tensors.Values) t.Dispose();
-            _optimizer = NewOptimizer(state: null);
+            var optimizer = (GradientOptimizer)NewOptimizer(state: null);
+            _optimizer = optimizer;
+            optimizer.LoadState(stream);
         }
         _warmupPending = false;
     }
@@ -218,8 +222,8 @@ public sealed class TenantActor
             var ids = examples.Select(e => e.ExampleId).OfType<string>().Distinct().ToList();
             var known = ids.Count == 0
                 ? new Dictionary<string, long>()
-                : await db.Examples.AsNoTracking().Where(x => x.TenantId == TenantId && ids.Contains(x.ExampleId!))
-                    .ToDictionaryAsync(x => x.ExampleId!, x => x.Sequence, ct);
+                : await db.ExampleIds.AsNoTracking().Where(x => x.TenantId == TenantId && ids.Contains(x.ExampleId))
+                    .ToDictionaryAsync(x => x.ExampleId, x => x.Sequence, ct);
 
             var outcomes = new List<AppendOutcome>(examples.Count);
             var queued = new List<PendingStep>();
@@ -233,10 +237,14 @@ public sealed class TenantActor
                     continue;
                 }
                 long sequence = next++;
-                if (e.ExampleId is not null) known[e.ExampleId] = sequence;
+                if (e.ExampleId is not null)
+                {
+                    known[e.ExampleId] = sequence;
+                    db.ExampleIds.Add(new ExampleIdRecord { TenantId = TenantId, ExampleId = e.ExampleId, Sequence = sequence });
+                }
                 db.Examples.Add(new ExampleRecord
                 {
-                    TenantId = TenantId, Sequence = sequence, ExampleId = e.ExampleId,
+                    TenantId = TenantId, Sequence = sequence,
                     PayloadKind = e.Payload.Kind, Payload = e.Payload.Bytes, Width = e.Payload.Width, Height = e.Payload.Height,
                     Label = e.Label, LabelIndex = e.LabelIndex, AcceptedUtc = now,
                 });
@@ -429,14 +437,31 @@ public sealed class TenantActor
         _s.Metrics.CheckpointWritten(_gauges, _lastCheckpointUtc - started);
         _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
             TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
+        await CompactAsync();
         return CheckpointResponses.From(record, noise?.Trace);
     }
 
-    /// <summary>Compute thread: θ, p, R and counters (loko) or θ (gradient baselines) as safetensors.</summary>
+    /// <summary>After a checkpoint: drops older checkpoints and covered log entries. A failure only postpones it to the next checkpoint.</summary>
+    async Task CompactAsync()
+    {
+        try
+        {
+            var result = await LogCompaction.CompactAsync(_s.Db, _s.Files, TenantId, _s.Options.RetainCheckpoints);
+            if (result is { CheckpointsDeleted: > 0 } or { ExamplesDeleted: > 0 })
+                _s.Logger.LogDebug("Tenant {Tenant}: compacted {Checkpoints} checkpoints and {Examples} log entries up to sequence {Sequence}",
+                    TenantId, result.CheckpointsDeleted, result.ExamplesDeleted, result.CoveredSequence);
+        }
+        catch (Exception e)
+        {
+            _s.Logger.LogWarning(e, "Tenant {Tenant}: log compaction failed; it runs again after the next checkpoint", TenantId);
+        }
+    }
+
+    /// <summary>Compute thread: θ, p, R and counters (loko) or θ and the moments (gradient baselines) as safetensors.</summary>
     void SaveState(Stream stream)
     {
         if (_optimizer is LokoFilter filter) filter.State.Save(stream);
-        else SafetensorsCodec.Write(stream, new Dictionary<string, Tensor> { ["theta"] = _adapter.Theta.detach() });
+        else ((GradientOptimizer)_optimizer).SaveState(stream);
     }
 
     (double Trace, double[] Diagonal)? NoiseEstimate()
@@ -456,7 +481,7 @@ public sealed class TenantActor
         CheckpointRecord checkpoint;
         await using (var db = await _s.Db.CreateDbContextAsync())
             checkpoint = await db.Checkpoints.AsNoTracking().SingleOrDefaultAsync(c => c.TenantId == TenantId && c.Version == version)
-                         ?? throw new FieldValidationException("version", $"tenant '{TenantId}' has no checkpoint {version.ToString(CultureInfo.InvariantCulture)}");
+                         ?? throw await NoCheckpointAsync(db, version);
 
         await _appendGate.WaitAsync();
         try
@@ -480,6 +505,16 @@ public sealed class TenantActor
         _s.Logger.LogInformation("Tenant {Tenant}: rolled back to checkpoint v{Version} (sequence {Sequence})", TenantId, version, checkpoint.LastAppliedSequence);
         return Status;
     });
+
+    async Task<FieldValidationException> NoCheckpointAsync(LoKODbContext db, long version)
+    {
+        var v = version.ToString(CultureInfo.InvariantCulture);
+        if (version >= _nextCheckpointVersion) return new FieldValidationException("version", $"tenant '{TenantId}' has no checkpoint {v}");
+        var kept = await db.Checkpoints.AsNoTracking().Where(c => c.TenantId == TenantId).OrderBy(c => c.Version).Select(c => c.Version).ToListAsync();
+        return new FieldValidationException("version",
+            $"checkpoint {v} of tenant '{TenantId}' was removed by log compaction (LoKO:RetainCheckpoints keeps the latest " +
+            $"{_s.Options.RetainCheckpoints.ToString(CultureInfo.InvariantCulture)}); it can roll back to {string.Join(", ", kept)}");
+    }
 
     /// <summary>The adapter as safetensors: θ, each LoRA piece and the head by name, and how to read them.</summary>
     public Task<AdapterFile> ExportAsync() => Enqueue(async () =>

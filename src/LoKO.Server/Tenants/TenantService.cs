@@ -36,7 +36,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
             LoraJson = JsonSerializer.Serialize(request.Lora ?? new LoraSettings(), TenantSettings.Json),
             FilterJson = JsonSerializer.Serialize(request.Filter ?? new FilterSettings(), TenantSettings.Json),
             ApiKeyHash = ApiKeys.Hash(key),
-            Seed = RandomNumberGenerator.GetInt32(int.MaxValue),
+            Seed = request.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
             CreatedUtc = DateTime.UtcNow,
         };
         await using (var context = await db.CreateDbContextAsync(ct))
@@ -162,7 +162,10 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         await using var context = await db.CreateDbContextAsync(ct);
         if (!await context.Tenants.AnyAsync(t => t.TenantId == tenantId, ct)) throw new TenantNotFoundException(tenantId);
         var rows = await context.Checkpoints.AsNoTracking().Where(c => c.TenantId == tenantId).OrderBy(c => c.Version).ToListAsync(ct);
-        var noise = await context.NoiseHistory.AsNoTracking().Where(n => n.TenantId == tenantId).ToDictionaryAsync(n => n.Version, n => n.Trace, ct);
+        // The noise history outlives compacted checkpoints: read only the listed versions' rows.
+        var versions = rows.Select(c => c.Version).ToList();
+        var noise = await context.NoiseHistory.AsNoTracking().Where(n => n.TenantId == tenantId && versions.Contains(n.Version))
+            .ToDictionaryAsync(n => n.Version, n => n.Trace, ct);
         return rows.Select(c => CheckpointResponses.From(c, noise.TryGetValue(c.Version, out var t) ? t : null)).ToList();
     }
 

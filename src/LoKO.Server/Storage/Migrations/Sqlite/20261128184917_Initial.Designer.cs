@@ -8,9 +8,9 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 #nullable disable
 
-namespace LoKO.Server.Storage.Migrations
+namespace LoKO.Server.Storage.Migrations.Sqlite
 {
-    [DbContext(typeof(LoKODbContext))]
+    [DbContext(typeof(SqliteLoKODbContext))]
     [Migration("20261128184917_Initial")]
     partial class Initial
     {

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace LoKO.Server.Storage.Migrations
+namespace LoKO.Server.Storage.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class Initial : Migration

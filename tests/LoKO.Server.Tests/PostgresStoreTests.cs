@@ -1,0 +1,16 @@
+namespace LoKO.Server.Tests;
+
+/// <summary>The store scenarios on PostgreSQL, in a fresh database (see <see cref="PostgresServer"/>).</summary>
+public class PostgresStoreTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
+{
+    StoreScenarios Scenarios => new(database.ServerArgs);
+
+    [PostgresFact]
+    public Task CompactionKeepsWhatReplayRollbackAndIdempotencyNeed() => Scenarios.CompactionKeepsWhatReplayRollbackAndIdempotencyNeedAsync();
+
+    [PostgresFact]
+    public Task AdamWContinuesExactlyAcrossAGracefulRestart() => Scenarios.AdamWContinuesExactlyAcrossAGracefulRestartAsync();
+
+    [PostgresFact]
+    public Task ConcurrentAppendsGetDistinctGaplessSequences() => Scenarios.ConcurrentAppendsGetDistinctGaplessSequencesAsync();
+}
