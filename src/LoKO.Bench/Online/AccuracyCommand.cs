@@ -111,8 +111,8 @@ public static class AccuracyCommand
                       $"{OnlineMetrics.CollapseFraction} × best window.");
         var rates = runs.Where(r => r.LearningRate is not null).GroupBy(r => r.Optimizer)
             .Select(g => $"{g.Key} {{{string.Join(", ", g.Select(r => Num(r.LearningRate!.Value)))}}}");
-        sb.AppendLine($"- optimizers: loko = LokoFilter with default LokoOptions (one run); gradient baselines one run per learning rate: " +
-                      $"{string.Join("; ", rates)}; best by online accuracy shown first, every run below");
+        var baselines = rates.Any() ? $"; gradient baselines one run per learning rate: {string.Join("; ", rates)}" : "";
+        sb.AppendLine($"- optimizers: loko = LokoFilter with default LokoOptions (one run){baselines}; best by online accuracy shown first, every run below");
         sb.AppendLine();
         sb.AppendLine("## Best of each optimizer").AppendLine();
         Table(sb, best, window, tail);
