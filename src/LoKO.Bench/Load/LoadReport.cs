@@ -41,8 +41,8 @@ static class LoadReport
               clock starts.
             - **acks/s** and **ack latency**: one Learn stream per tenant; latency runs from the client's write to the
               ACCEPTED ack. Writing as fast as HTTP/2 flow control allows, a stream runs far ahead (the window holds many
-              small examples; the server reads one only after acknowledging the one before), so the latency is mostly
-              waiting behind the stream's own earlier examples and grows with --examples. With `--in-flight 1` each
+              small examples; the server commits whatever has arrived in one transaction, up to 64 at a time), so the latency
+              is mostly waiting behind the stream's own earlier examples and grows with --examples. With `--in-flight 1` each
               example waits for its ack before the next is written: the latency is then the service's own per-example
               acknowledgement time. An ack means the example is durably in the tenant's log, not that it was learned:
               acks run ahead of learning until a tenant's queue (`LoKO:MaxQueuedExamples`) is full, then at its pace.
