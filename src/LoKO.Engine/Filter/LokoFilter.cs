@@ -7,8 +7,9 @@ namespace LoKO.Engine.Filter;
 /// <summary>
 /// The LoKO optimizer: an extended Kalman filter over the flat LoRA/head vector θ with a diagonal
 /// covariance p and an EMA estimate of the observation noise R. Each numbered step below is the step
-/// of the same number in LOKO-ALGORITHM.md. Cost per step: one forward, b·(C−1) reverse passes (classification),
-/// O(m²n + m³) algebra; the m×m algebra runs in float64.
+/// of the same number in LOKO-ALGORITHM.md. Cost per step: one forward and b·(C−1) reverse passes (classification),
+/// or, when the forward pass offers per-copy runs, one run of C−1 copies and ONE reverse pass; O(m²n + m³) algebra,
+/// the n-long sums in θ's precision and the m×m algebra in float64.
 /// </summary>
 public sealed class LokoFilter : IOnlineOptimizer
 {
