@@ -196,30 +196,31 @@ public sealed class LokoFilter : IOnlineOptimizer
         if (State.R is null)
             State.R = (torch.eye(classes, dtype: ScalarType.Float64, device: State.Theta.device) * _options.R0).DetachFromDisposeScope();
         if (State.P is not null) return;
-        double scale = _options.P0Constant;
-        if (_options.P0 is InitialCovariance.Auto or InitialCovariance.AutoNormalised)
-        {
-            // trace(G) = Σ_j Σ_i p_i H_ji² = c·‖H‖²_F  and  k·trace(R₀) = k·m·r₀  ⇒  c = k·m·r₀ / ‖H‖²_F
-            double norm2 = h.to(ScalarType.Float64).pow(2).sum().item<double>();
-            if (norm2 > 0) scale = _options.AutoPriorWeight * h.shape[0] * _options.R0 / norm2;
-        }
-        if (_options.P0 == InitialCovariance.AutoNormalised)
-        {
-            // trace(G) = Σ_i p_i·a_i² with p_i = c / max(a_i, a_rms/10), a_i = ‖H_{·i}‖  ⇒  c = k·m·r₀ / Σ_i a_i² / max(a_i, a_rms/10)
-            var a = h.to(ScalarType.Float64).pow(2).sum(dim: 0).sqrt();
-            double floor = 0.1 * a.pow(2).mean().sqrt().item<double>();
-            if (floor > 0)
-            {
-                var denominator = a.clamp_min(floor);
-                double c = _options.AutoPriorWeight * h.shape[0] * _options.R0 / (a.pow(2) / denominator).sum().item<double>();
-                State.P = (c / denominator).to(State.Theta.dtype).detach().DetachFromDisposeScope();
-                if (_options.Guard.Enabled) SnapshotGoodState();
-                return;
-            }
-        }
-        State.P = full_like(State.Theta, scale).detach().DetachFromDisposeScope();
+        State.P = PriorCovariance(h).detach().DetachFromDisposeScope();
         // The prior itself is the first known-good state the guard can return to.
         if (_options.Guard.Enabled) SnapshotGoodState();
+    }
+
+    /// <summary>p₀ by the constant or an auto strategy; a first Jacobian of zeros leaves the auto ones at <see cref="LokoOptions.P0Constant"/>.</summary>
+    Tensor PriorCovariance(Tensor h)
+    {
+        var a2 = h.to(ScalarType.Float64).pow(2).sum(dim: 0); // a_i² = ‖H_{·i}‖²
+        double norm2 = a2.sum().item<double>();
+        if (_options.P0 == InitialCovariance.Constant || norm2 == 0) return full_like(State.Theta, _options.P0Constant);
+        double target = _options.AutoPriorWeight * h.shape[0] * _options.R0; // k·trace(R₀) = k·m·r₀
+        switch (_options.P0)
+        {
+            case InitialCovariance.Auto:
+                // trace(G) = Σ_i p_i·a_i² = c·‖H‖²_F  ⇒  c = k·m·r₀ / ‖H‖²_F
+                return full_like(State.Theta, target / norm2);
+            case InitialCovariance.AutoNormalised:
+                // p_i = c / max(a_i, a_rms/10)  ⇒  trace(G) = c·Σ_i a_i² / max(a_i, a_rms/10) = k·m·r₀
+                var denominator = a2.sqrt().clamp_min(0.1 * Math.Sqrt(norm2 / a2.shape[0]));
+                double c = target / (a2 / denominator).sum().item<double>();
+                return (c / denominator).to(State.Theta.dtype);
+            default:
+                throw new InvalidOperationException($"P₀ {_options.P0} is set by its warm-up, not at the first example");
+        }
     }
 
     /// <summary>Bounded P₀: gather squared gradients on the first N_w examples, then learn them all, in order.</summary>

@@ -101,10 +101,10 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
                     tenantId = batch[0].TenantId;
                 }
                 // A stream serves one tenant: what came before a stray tenant id is still appended and acknowledged.
-                int sameTenant = batch.FindIndex(e => !string.Equals(e.TenantId, tenantId, StringComparison.Ordinal));
-                if (sameTenant >= 0) batch.RemoveRange(sameTenant, batch.Count - sameTenant);
+                int stray = batch.FindIndex(e => !string.Equals(e.TenantId, tenantId, StringComparison.Ordinal));
+                if (stray >= 0) batch.RemoveRange(stray, batch.Count - stray);
                 await AppendAndAcknowledgeAsync(tenantId, batch, responseStream, ct);
-                if (sameTenant >= 0) throw new FieldValidationException("tenant_id", "every example of a stream must name the same tenant");
+                if (stray >= 0) throw new FieldValidationException("tenant_id", "every example of a stream must name the same tenant");
             }
         }
         finally
