@@ -35,6 +35,9 @@ public enum NoiseStructure { Full, Diagonal }
 /// </summary>
 public sealed record LokoOptions
 {
+    /// <summary>The paper's filter exactly as first shipped (every option below at this value).</summary>
+    public static LokoOptions Paper { get; } = new();
+
     public InitialCovariance P0 { get; init; } = InitialCovariance.Auto;
     public double P0Constant { get; init; } = 1e-2;
     public double P0Min { get; init; } = 1e-4;
