@@ -26,6 +26,16 @@ public sealed class KalmanState : IDisposable
     /// <summary>Multiplies (1 − β); the guard lowers it after a divergence so R adapts more slowly.</summary>
     public double NoiseAdaptation { get; internal set; } = 1;
 
+    // The logit observation (ObservationSpace.Logits): the shared head's Σ [d + 1, d + 1] (float64), the scalars of
+    // the priors it reverts to (p₀ = PriorScale on the diagonal block, Σ₀ = HeadPriorScale·I) and the running sum of
+    // the measurements that set PriorScale over the first examples. Its noise is R = τ·Λ per example: R above then
+    // holds τ·I, so the guard's damping (R inflated) raises τ.
+    public Tensor? Sigma { get; internal set; }
+    public double PriorScale { get; internal set; }
+    public double HeadPriorScale { get; internal set; }
+    internal double PriorSum { get; set; }
+    internal int PriorSeen { get; set; }
+
     // Guard: the current window's sums and the best window's mean loss.
     internal int WindowCount { get; set; }
     internal double WindowLoss { get; set; }
@@ -49,6 +59,7 @@ public sealed class KalmanState : IDisposable
         Put("guard.p", GoodP);
         Put("guard.r", GoodR);
         Put("warmup.g2", WarmupSquaredGradients);
+        Put("sigma", Sigma);
         var meta = new Dictionary<string, string>
         {
             ["steps"] = Steps.ToString(CultureInfo.InvariantCulture),
@@ -61,6 +72,10 @@ public sealed class KalmanState : IDisposable
             ["guard.windowInnovation"] = WindowInnovation.ToString("R", CultureInfo.InvariantCulture),
             ["guard.bestWindowLoss"] = BestWindowLoss.ToString("R", CultureInfo.InvariantCulture),
             ["warmup.seen"] = WarmupSeen.ToString(CultureInfo.InvariantCulture),
+            ["prior.scale"] = PriorScale.ToString("R", CultureInfo.InvariantCulture),
+            ["prior.headScale"] = HeadPriorScale.ToString("R", CultureInfo.InvariantCulture),
+            ["prior.sum"] = PriorSum.ToString("R", CultureInfo.InvariantCulture),
+            ["prior.seen"] = PriorSeen.ToString(CultureInfo.InvariantCulture),
         };
         SafetensorsCodec.Write(stream, tensors, meta);
     }
@@ -74,9 +89,11 @@ public sealed class KalmanState : IDisposable
             throw new InvalidDataException($"saved θ has shape [{string.Join(",", saved.shape)}], the adapter's is [{string.Join(",", theta.shape)}]");
         using (no_grad()) theta.copy_(saved);
         saved.Dispose();
-        Tensor? Get(string name) => tensors.TryGetValue(name, out var t) ? t.to(name.EndsWith(".r") || name == "r" ? ScalarType.Float64 : theta.dtype).to(theta.device) : null;
+        Tensor? Get(string name) => tensors.TryGetValue(name, out var t) ? t.to(name.EndsWith(".r") || name is "r" or "sigma" ? ScalarType.Float64 : theta.dtype).to(theta.device) : null;
         long L(string k) => long.Parse(meta[k], CultureInfo.InvariantCulture);
         double D(string k) => double.Parse(meta[k], CultureInfo.InvariantCulture);
+        // Checkpoints written before the logit observation existed lack its keys.
+        double DOr(string k, double fallback) => meta.ContainsKey(k) ? D(k) : fallback;
         return new KalmanState(theta)
         {
             P = Get("p"),
@@ -95,6 +112,11 @@ public sealed class KalmanState : IDisposable
             WindowInnovation = D("guard.windowInnovation"),
             BestWindowLoss = D("guard.bestWindowLoss"),
             WarmupSeen = (int)L("warmup.seen"),
+            Sigma = Get("sigma"),
+            PriorScale = DOr("prior.scale", 0),
+            HeadPriorScale = DOr("prior.headScale", 0),
+            PriorSum = DOr("prior.sum", 0),
+            PriorSeen = (int)DOr("prior.seen", 0),
         };
     }
 
@@ -106,5 +128,6 @@ public sealed class KalmanState : IDisposable
         GoodP?.Dispose();
         GoodR?.Dispose();
         WarmupSquaredGradients?.Dispose();
+        Sigma?.Dispose();
     }
 }

@@ -16,8 +16,11 @@ public sealed class LokoFilter : IOnlineOptimizer
     readonly LokoOptions _options;
     readonly ObservationKind _kind;
     readonly List<(ForwardPass Forward, Tensor Targets)> _warmup = [];
+    readonly LogitStep? _logit;
 
-    public LokoFilter(Tensor theta, LokoOptions? options = null, ObservationKind kind = ObservationKind.Classification, KalmanState? state = null)
+    /// <param name="head">Where the head sits in θ: needed by the logit observation (<see cref="ObservationSpace.Logits"/>).</param>
+    public LokoFilter(Tensor theta, LokoOptions? options = null, ObservationKind kind = ObservationKind.Classification, KalmanState? state = null,
+                      HeadBlock? head = null)
     {
         _options = options ?? new LokoOptions();
         _options.Validate();
@@ -25,6 +28,12 @@ public sealed class LokoFilter : IOnlineOptimizer
         if (theta.dim() != 1) throw new ArgumentException("θ must be a flat vector", nameof(theta));
         State = state ?? new KalmanState(theta);
         if (!ReferenceEquals(State.Theta, theta)) throw new ArgumentException("the state belongs to another θ", nameof(state));
+        if (_options.Observation == ObservationSpace.Logits)
+        {
+            if (kind != ObservationKind.Classification) throw new ArgumentException("the logit observation is for classification", nameof(kind));
+            if (head is null) throw new ArgumentException("the logit observation needs the head's place in θ", nameof(head));
+            _logit = new LogitStep(_options, State, head);
+        }
     }
 
     public string Name => "loko";
@@ -37,6 +46,12 @@ public sealed class LokoFilter : IOnlineOptimizer
     {
         using var scope = NewDisposeScope();
         State.Steps++;
+        if (_logit is not null)
+        {
+            var outcome = _logit.Step(forward, targets, Reject, _options.Guard.Enabled ? SnapshotGoodState : null);
+            if (!outcome.Applied || !_options.Guard.Enabled) return outcome;
+            return outcome with { GuardEvent = Guard(outcome.Loss, outcome.NormalisedInnovation) };
+        }
         var theta = State.Theta;
 
         // 2. forward: ŷ = h(θ, x) — the prequential prediction, made before learning.

@@ -29,9 +29,49 @@ public enum ResidualMode
 /// <summary>Whether R keeps its off-diagonal terms.</summary>
 public enum NoiseStructure { Full, Diagonal }
 
+/// <summary>What the filter observes (KALMAN-QUALITY.md, candidate A).</summary>
+public enum ObservationSpace
+{
+    /// <summary>The paper's: ŷ = softmax(z) with an EMA-estimated R (steps 1–10 of LOKO-ALGORITHM.md).</summary>
+    Probabilities,
+    /// <summary>
+    /// y ~ Categorical(softmax(z)), linearised in the logits: R = τ·Λ with Λ = diag(ŷ) − ŷŷᵀ per example, so
+    /// K·e = P·Jᵀ·(τI + Λ·J·P·Jᵀ)⁻¹·e, the EKF that equals online natural gradient on cross-entropy.
+    /// </summary>
+    Logits,
+}
+
+/// <summary>How the task head's covariance is kept (candidate B).</summary>
+public enum HeadCovariance
+{
+    /// <summary>Head entries are part of θ's one diagonal p.</summary>
+    Diagonal,
+    /// <summary>The head is its own block, prior I_C ⊗ Σ with Σ full over [features; 1]: recursive least squares, no reverse pass.</summary>
+    Shared,
+}
+
+/// <summary>How the diagonal block (the LoRA entries, and the head when it is not shared) observes the example (candidate D).</summary>
+public enum DiagonalObservation
+{
+    /// <summary>The C rows of J = ∂z/∂θ: C reverse passes (or one per-copy run).</summary>
+    Jacobian,
+    /// <summary>One row, the log-likelihood gradient g = Jᵀe (one reverse pass at any C), with the empirical Fisher g·gᵀ.</summary>
+    Gradient,
+}
+
+/// <summary>How the diagonal p absorbs an observation (candidate C).</summary>
+public enum DiagonalForm
+{
+    /// <summary>p ← p − p ⊙ diag(K·H·P)/p: the exact diagonal of the posterior covariance.</summary>
+    Covariance,
+    /// <summary>1/p ← 1/p + diag(Hᵀ·R⁻¹·H): each entry accumulates its own information (VD-EKF).</summary>
+    Precision,
+}
+
 /// <summary>
-/// Every setting of the LoKO filter, with its default. Defaults were chosen by the sweeps in
-/// `loko-bench sweep` (see README); R is per example (C×C) and block-diagonal over a mini-batch.
+/// Every setting of the LoKO filter. The property defaults are the paper's filter (<see cref="Paper"/>); the
+/// product's default and the other named configurations are in <see cref="LokoVariants"/>. R is per example
+/// (C×C) and block-diagonal over a mini-batch.
 /// </summary>
 public sealed record LokoOptions
 {
@@ -70,6 +110,32 @@ public sealed record LokoOptions
 
     public GuardOptions Guard { get; init; } = new();
 
+    // Settings of the logit observation (Observation = Logits); the paper's filter ignores them.
+
+    public ObservationSpace Observation { get; init; } = ObservationSpace.Probabilities;
+    public HeadCovariance Head { get; init; } = HeadCovariance.Diagonal;
+    public DiagonalObservation DiagonalObservation { get; init; } = DiagonalObservation.Jacobian;
+    public DiagonalForm DiagonalForm { get; init; } = DiagonalForm.Covariance;
+    /// <summary>Prior variance of each logit from the shared head, v_h: Σ₀ = v_h / ‖[φ; 1]‖² · I at the first example.</summary>
+    public double HeadPriorVariance { get; init; } = 1;
+    /// <summary>Prior variance of each logit from the diagonal block, v_d: p₀ = v_d·C / ‖J‖²_F (Jacobian) or v_d·‖e‖² / ‖g‖² (gradient).</summary>
+    public double DiagonalPriorVariance { get; init; } = 1;
+    /// <summary>
+    /// Examples over which p₀'s scale is measured (their running mean; p is rescaled with it until then). LoRA's B
+    /// starts at zero, so A's Jacobian is exactly zero at the first example: one example cannot see it.
+    /// </summary>
+    public int PriorExamples { get; init; } = 1;
+    /// <summary>Mean reversion γ: p ← γ²·p + (1 − γ²)·p₀ and Σ ← γ²·Σ + (1 − γ²)·Σ₀ before each step (1 = off).</summary>
+    public double Reversion { get; init; } = 1;
+    /// <summary>Initial temperature τ of the categorical noise R = τ·Λ.</summary>
+    public double Temperature { get; init; } = 1;
+    /// <summary>EMA factor of the temperature, τ ← β_τ·τ + (1 − β_τ)·τ·eᵀS⁻¹e/(C − 1) (0 = τ fixed).</summary>
+    public double TemperatureBeta { get; init; }
+    /// <summary>Robust weighting (IMQ, WoLF): R ← R / w with w = c² / (c² + eᵀS⁻¹e); 0 = off.</summary>
+    public double RobustScale { get; init; }
+    /// <summary>εI added to Λ, relative to 1/C, so R stays positive definite when ŷ saturates.</summary>
+    public double LambdaFloor { get; init; } = 1e-6;
+
     public void Validate()
     {
         static void Positive(double v, string name) { if (!double.IsFinite(v) || v <= 0) throw new ArgumentOutOfRangeException(name, v, "must be a positive number"); }
@@ -86,6 +152,18 @@ public sealed record LokoOptions
         if (!double.IsFinite(Q) || Q < 0) throw new ArgumentOutOfRangeException("q", Q, "must be zero or positive");
         if (WarmupExamples < 1) throw new ArgumentOutOfRangeException("warmupExamples", WarmupExamples, "must be at least 1");
         if (MaxJitterAttempts < 1) throw new ArgumentOutOfRangeException("maxJitterAttempts", MaxJitterAttempts, "must be at least 1");
+        Positive(HeadPriorVariance, "headPriorVariance");
+        Positive(DiagonalPriorVariance, "diagonalPriorVariance");
+        Positive(Temperature, "temperature");
+        if (PriorExamples < 1) throw new ArgumentOutOfRangeException("priorExamples", PriorExamples, "must be at least 1");
+        if (!(Reversion > 0 && Reversion <= 1)) throw new ArgumentOutOfRangeException("reversion", Reversion, "must lie in (0, 1]");
+        if (!(TemperatureBeta >= 0 && TemperatureBeta < 1)) throw new ArgumentOutOfRangeException("temperatureBeta", TemperatureBeta, "must lie in [0, 1)");
+        if (!double.IsFinite(RobustScale) || RobustScale < 0) throw new ArgumentOutOfRangeException("robustScale", RobustScale, "must be zero (off) or positive");
+        if (!double.IsFinite(LambdaFloor) || LambdaFloor < 0) throw new ArgumentOutOfRangeException("lambdaFloor", LambdaFloor, "must be zero or positive");
+        if (Observation == ObservationSpace.Probabilities && (Head != HeadCovariance.Diagonal || DiagonalObservation != DiagonalObservation.Jacobian || DiagonalForm != DiagonalForm.Covariance))
+            throw new ArgumentException("head, diagonalObservation and diagonalForm other than the paper's need observation 'logits'", "observation");
+        if (Observation == ObservationSpace.Logits && P0 == InitialCovariance.Bounded)
+            throw new ArgumentException("the logit observation sets p₀ from its prior variances; p0 'bounded' belongs to the paper's filter", "p0");
         Guard.Validate();
     }
 }

@@ -59,19 +59,29 @@ public sealed class BaseModel : IDisposable
     /// Head outputs [K, outputs] of K copies of a single example, copy k with the adapter values in row k
     /// of <paramref name="rows"/> [K, n] (see <see cref="AdapterCopies"/>).
     /// </summary>
-    public Tensor ForwardCopies(EncodedInputs inputs, TenantAdapter adapter, Tensor rows)
+    public Tensor ForwardCopies(EncodedInputs inputs, TenantAdapter adapter, Tensor rows) =>
+        new AdapterCopies(adapter, rows).Head(FeatureCopies(inputs, adapter, rows));
+
+    /// <summary>Pooled features [K, FeatureDim] of K copies of a single example (as <see cref="ForwardCopies"/>, before the head).</summary>
+    public Tensor FeatureCopies(EncodedInputs inputs, TenantAdapter adapter, Tensor rows)
     {
         if (inputs.Batch != 1) throw new ArgumentException($"copies run one example, got a batch of {inputs.Batch}", nameof(inputs));
         var copies = new AdapterCopies(adapter, rows);
         var value = Executor.Run(inputs.Feeds, [Pooling.GraphValue], copies)[Pooling.GraphValue];
-        return copies.Head(Pooling.Pool(value, inputs));
+        var features = Pooling.Pool(value, inputs);
+        return features.shape[0] == rows.shape[0] ? features : features.expand(rows.shape[0], features.shape[1]);
     }
 
     /// <summary>The forward pass an optimizer steps with; it offers per-copy runs for single examples where the adapter allows.</summary>
-    public ForwardPass Pass(EncodedInputs inputs, TenantAdapter adapter) =>
-        new(() => Forward(inputs, adapter),
-            inputs.Batch == 1 && CopiesPay(adapter.Layout) ? rows => ForwardCopies(inputs, adapter, rows) : null,
-            adapter.Layout.Outputs);
+    public ForwardPass Pass(EncodedInputs inputs, TenantAdapter adapter)
+    {
+        bool copies = inputs.Batch == 1 && CopiesPay(adapter.Layout);
+        return new(() => Forward(inputs, adapter), copies ? rows => ForwardCopies(inputs, adapter, rows) : null, adapter.Layout.Outputs)
+        {
+            Features = () => Features(inputs, adapter),
+            FeatureCopies = copies ? rows => FeatureCopies(inputs, adapter, rows) : null,
+        };
+    }
 
     /// <summary>
     /// Whether per-copy runs beat sequential reverse passes for this layout. On a GPU the batch is nearly free.
@@ -88,14 +98,25 @@ public sealed class BaseModel : IDisposable
     }
 
     /// <summary>As <see cref="Pass(EncodedInputs, TenantAdapter)"/>, encoding the inputs on each call, so the pass may be kept and run later.</summary>
-    public ForwardPass Pass(IReadOnlyList<ModelInput> batch, TenantAdapter adapter) =>
-        new(() => Forward(batch, adapter),
-            batch.Count == 1 && CopiesPay(adapter.Layout) ? rows =>
-            {
-                using var inputs = Encode(batch);
-                return ForwardCopies(inputs, adapter, rows);
-            } : null,
-            adapter.Layout.Outputs);
+    public ForwardPass Pass(IReadOnlyList<ModelInput> batch, TenantAdapter adapter)
+    {
+        bool copies = batch.Count == 1 && CopiesPay(adapter.Layout);
+        Func<Tensor> Encoded(Func<EncodedInputs, Tensor> run) => () =>
+        {
+            using var inputs = Encode(batch);
+            return run(inputs);
+        };
+        Func<Tensor, Tensor>? EncodedCopies(Func<EncodedInputs, Tensor, Tensor> run) => copies ? rows =>
+        {
+            using var inputs = Encode(batch);
+            return run(inputs, rows);
+        } : null;
+        return new(Encoded(inputs => Forward(inputs, adapter)), EncodedCopies((inputs, rows) => ForwardCopies(inputs, adapter, rows)), adapter.Layout.Outputs)
+        {
+            Features = Encoded(inputs => Features(inputs, adapter)),
+            FeatureCopies = EncodedCopies((inputs, rows) => FeatureCopies(inputs, adapter, rows)),
+        };
+    }
 
     public Tensor Forward(IReadOnlyList<ModelInput> batch, TenantAdapter adapter)
     {

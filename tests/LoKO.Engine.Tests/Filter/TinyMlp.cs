@@ -1,4 +1,6 @@
 using LoKO.Engine.Data;
+using LoKO.Engine.Filter;
+using LoKO.Engine.Optimizers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -23,15 +25,23 @@ sealed class TinyMlp
         return new Parameter(tensor(values, ScalarType.Float64), requires_grad: true);
     }
 
-    public Tensor Forward(Tensor theta, double[] x)
+    public Tensor Forward(Tensor theta, double[] x) => Head.Logits(theta, Features(theta, x));
+
+    /// <summary>The hidden layer tanh(W1·x + b1) [1, Hidden]: the features the head reads.</summary>
+    public Tensor Features(Tensor theta, double[] x)
     {
-        int o = 0;
-        Tensor Take(params long[] shape) { long len = shape.Aggregate(1L, (a, b) => a * b); var t = theta.narrow(0, o, len).view(shape); o += (int)len; return t; }
-        var w1 = Take(Hidden, Inputs); var b1 = Take(Hidden); var w2 = Take(Classes, Hidden); var b2 = Take(Classes);
+        var w1 = theta.narrow(0, 0, Hidden * Inputs).view(Hidden, Inputs);
+        var b1 = theta.narrow(0, Hidden * Inputs, Hidden);
         var input = tensor(x, ScalarType.Float64).unsqueeze(0);
-        var a = (matmul(input, w1.t()) + b1).tanh();
-        return matmul(a, w2.t()) + b2;
+        return (matmul(input, w1.t()) + b1).tanh();
     }
+
+    /// <summary>W2 [Classes, Hidden] and b2 [Classes] at the end of θ.</summary>
+    public HeadBlock Head => new(Hidden * Inputs + Hidden, Hidden * Inputs + Hidden + Classes * Hidden, Classes, Hidden);
+
+    /// <summary>A pass that offers the features too, as a base model's does.</summary>
+    public ForwardPass Pass(Tensor theta, double[] x) =>
+        new(() => Forward(theta, x)) { Features = () => Features(theta, x) };
 
     /// <summary>Digits of the first <paramref name="classes"/> classes, pooled to 4×4, in a fixed shuffled order.</summary>
     public static IReadOnlyList<(double[] X, int Label)> Stream(int classes, int count, int seed)
