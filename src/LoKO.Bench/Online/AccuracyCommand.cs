@@ -15,7 +15,7 @@ namespace LoKO.Bench.Online;
 public static class AccuracyCommand
 {
     public const string Usage =
-        "accuracy --task mnist|fortunes|jsonl [--optimizers loko,adamw,adagrad,sgd] [--limit N] [--holdout N] [--seed S] [--out DIR] " +
+        "accuracy --task mnist|fortunes|debian|jsonl [--optimizers loko,adamw,adagrad,sgd] [--limit N] [--holdout N] [--seed S] [--out DIR] " +
         "[--image-size 64] [--max-tokens 64] [--data FILE --preset minilm-l6|resnet18] [--threads N]";
 
     public static int Run(BenchArgs args)
@@ -74,7 +74,7 @@ public static class AccuracyCommand
 
     public static TaskSettings ParseTask(BenchArgs args) => new()
     {
-        Task = args.String("task") ?? throw new ArgumentException("--task is required (mnist|fortunes|jsonl)"),
+        Task = args.String("task") ?? throw new ArgumentException("--task is required (mnist|fortunes|debian|jsonl)"),
         Limit = args.IntOrNull("limit"),
         HoldOut = args.IntOrNull("holdout"),
         Seed = args.Int("seed", 1),

@@ -15,7 +15,7 @@ namespace LoKO.Bench.Online;
 public static class SweepCommand
 {
     public const string Usage =
-        "sweep --task mnist|fortunes [--limit N] [--p0 auto,auto-x4,constant-1e-2,constant-1e-3,bounded] [--beta 0.9,0.99,0.999] [--r0 0.01,0.1,1] [--forgetting 1,0.999] " +
+        "sweep --task mnist|fortunes|debian [--limit N] [--p0 auto,auto-x4,constant-1e-2,constant-1e-3,bounded] [--beta 0.9,0.99,0.999] [--r0 0.01,0.1,1] [--forgetting 1,0.999] " +
         "[--holdout N] [--seed S] [--out DIR] [--image-size 64] [--max-tokens 64] [--threads N]";
 
     static readonly IReadOnlyList<string> DefaultP0 = ["auto", "constant-1e-2", "constant-1e-3", "bounded"];
@@ -27,7 +27,7 @@ public static class SweepCommand
         args.Allow("task", "limit", "p0", "beta", "r0", "forgetting", "holdout", "seed", "out", "image-size", "max-tokens", "threads");
         Threads.Apply(args);
         var settings = AccuracyCommand.ParseTask(args);
-        if (settings.Task is not ("mnist" or "fortunes")) throw new ArgumentException("sweep runs on --task mnist or fortunes");
+        if (settings.Task is not ("mnist" or "fortunes" or "debian")) throw new ArgumentException("sweep runs on --task mnist, fortunes or debian");
         var p0s = args.List("p0", DefaultP0).Select(ParseP0).ToList();
         var betas = args.Numbers("beta", DefaultBeta);
         var r0s = args.Numbers("r0", DefaultR0);

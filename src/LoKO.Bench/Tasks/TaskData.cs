@@ -36,7 +36,7 @@ public sealed record TaskData(
     public const double DefaultHeldOutFraction = 0.15;
     public const int MnistHeldOut = 1000;
 
-    public static IReadOnlyList<string> Tasks { get; } = ["mnist", "fortunes", "jsonl"];
+    public static IReadOnlyList<string> Tasks { get; } = ["mnist", "fortunes", "debian", "jsonl"];
 
     /// <summary>What each preset takes, known without loading it.</summary>
     public static Modality ModalityOf(string preset) => preset switch
@@ -65,6 +65,14 @@ public sealed record TaskData(
                 var all = FortuneCorpus.Load().Select(f => new LabeledExample(new TextInput(f.Text), index[f.Category], f.Category)).ToList();
                 return Build(s, ModelPresets.MiniLmL6, names, all, s.HoldOut,
                     $"Debian fortunes, categories {string.Join(", ", names)} ({all.Count:N0} entries; max {s.MaxTokens} tokens)");
+            }
+            case "debian":
+            {
+                var names = DebianPackages.DefaultSections;
+                var index = names.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i);
+                var all = DebianPackages.Load().Select(p => new LabeledExample(new TextInput(p.Text), index[p.Section], p.Section)).ToList();
+                return Build(s, ModelPresets.MiniLmL6, names, all, s.HoldOut,
+                    $"Debian bookworm main package descriptions by section, {string.Join(", ", names)} ({all.Count:N0} packages; max {s.MaxTokens} tokens)");
             }
             case "jsonl":
             {

@@ -37,6 +37,8 @@ public static class DataPaths
 
     public static string FortunesDirectory() => Path.Combine(DataDirectory(), "fortunes");
 
+    public static string DebianDirectory() => Path.Combine(DataDirectory(), "debian");
+
     /// <summary>The folder itself, or a message that says how to fetch it.</summary>
     internal static string RequireDirectory(string directory, string what)
     {

@@ -1,6 +1,8 @@
 using LoKO.Bench.Tasks;
+using LoKO.Engine.Data;
 using LoKO.Engine.Evaluation;
 using LoKO.Engine.Models;
+using LoKO.Engine.Presets;
 
 namespace LoKO.Engine.Tests.Bench;
 
@@ -43,6 +45,30 @@ public class TaskDataTests
     {
         var (_, heldOut) = StratifiedSplit.Split(Examples(40, 20, 10), count: null, fraction: 0.15, seed: 1);
         Assert.Equal([6, 3, 2], heldOut.GroupBy(e => e.Label).OrderBy(g => g.Key).Select(g => g.Count())); // 1.5 rounds up
+    }
+
+    [Fact]
+    public void DebianIsTenSectionsThroughMiniLmWithFifteenPercentOfEachHeldOut()
+    {
+        var task = TaskData.Load(new TaskSettings { Task = "debian" });
+
+        Assert.Equal(ModelPresets.MiniLmL6, task.Preset);
+        Assert.Equal(DebianPackages.DefaultSections, task.Classes);
+        var sizes = task.Stream.Concat(task.HeldOut).GroupBy(e => e.Label).OrderBy(g => g.Key).Select(g => g.Count()).ToArray();
+        Assert.Equal(10, sizes.Length);
+        Assert.Equal(DebianPackages.Load().Count, sizes.Sum());
+        var held = task.HeldOut.GroupBy(e => e.Label).OrderBy(g => g.Key).Select(g => g.Count());
+        Assert.Equal(sizes.Select(n => (int)Math.Round(0.15 * n, MidpointRounding.AwayFromZero)), held);
+        Assert.All(task.Stream.Concat(task.HeldOut), e => Assert.Equal(task.Classes[e.Label], e.LabelName));
+        // Texts are unique in the file, so no held-out text is also streamed.
+        var heldTexts = task.HeldOut.Select(e => ((TextInput)e.Input).Text).ToHashSet();
+        Assert.DoesNotContain(task.Stream, e => heldTexts.Contains(((TextInput)e.Input).Text));
+        Assert.True(task.Stream.Take(100).Select(e => e.Label).Distinct().Count() >= 8, "the stream is shuffled across sections");
+
+        var capped = TaskData.Load(new TaskSettings { Task = "debian", Limit = 20, HoldOut = 300 });
+        Assert.Equal(20, capped.Stream.Count);
+        Assert.Equal(300, capped.HeldOut.Count);
+        Assert.Throws<ArgumentException>(() => TaskData.Load(new TaskSettings { Task = "debian", Preset = ModelPresets.ResNet18 }));
     }
 
     [Fact]
