@@ -63,7 +63,7 @@ public static class LoadCommand
         using var model = ModelPresets.Load(Preset, new PresetOptions { MaxTokens = maxTokens });
         var stepExamples = Cycle(texts, 0, StepTimer.Needed(bareSteps, 1))
             .Select(t => ((ModelInput)new TextInput(t.Text), Array.IndexOf(Labels, t.Label))).ToList();
-        double bareMs = StepTimer.MeanMs(model, stepExamples, Labels.Length, 1, bareSteps, [theta => new LokoFilter(theta, new LokoOptions())])[0];
+        double bareMs = StepTimer.MeanMs(model, stepExamples, Labels.Length, 1, bareSteps, [adapter => new OptimizerSpec("loko", null).Create(adapter)])[0];
         Console.Error.WriteLine(Inv($"load: bare step {bareMs:F1} ms"));
 
         double? perExampleMs = service.Runs.FirstOrDefault(r => r.Tenants == 1) is { } single ? 1000 / single.AppliedPerSecond : null;

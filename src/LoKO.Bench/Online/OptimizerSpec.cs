@@ -1,7 +1,7 @@
 using System.Globalization;
 using LoKO.Engine.Filter;
 using LoKO.Engine.Optimizers;
-using TorchSharp.Modules;
+using LoKO.Engine.Lora;
 
 namespace LoKO.Bench.Online;
 
@@ -9,17 +9,17 @@ namespace LoKO.Bench.Online;
 public sealed record OptimizerSpec(string Family, double? LearningRate, LokoOptions? Loko = null, string? Name = null)
 {
     /// <summary>The learning-rate grid of the gradient baselines.</summary>
-    public static IReadOnlyList<double> LearningRates { get; } = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2];
+    public static IReadOnlyList<double> LearningRates { get; } = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1];
     public static IReadOnlyList<string> Families { get; } = ["loko", "adamw", "adagrad", "sgd"];
 
     public string Label => Name ?? (LearningRate is { } lr ? $"{Family} lr {lr.ToString("G", CultureInfo.InvariantCulture)}" : Family);
 
-    public IOnlineOptimizer Create(Parameter theta) => Family switch
+    public IOnlineOptimizer Create(TenantAdapter adapter) => Family switch
     {
-        "loko" => new LokoFilter(theta, Loko ?? new LokoOptions()),
-        "adamw" => GradientOptimizer.AdamW(theta, LearningRate!.Value),
-        "adagrad" => GradientOptimizer.AdaGrad(theta, LearningRate!.Value),
-        "sgd" => GradientOptimizer.Sgd(theta, LearningRate!.Value),
+        "loko" => new LokoFilter(adapter.Theta, Loko ?? LokoVariants.Named(LokoVariants.Default), head: HeadBlock.Of(adapter.Layout)),
+        "adamw" => GradientOptimizer.AdamW(adapter.Theta, LearningRate!.Value),
+        "adagrad" => GradientOptimizer.AdaGrad(adapter.Theta, LearningRate!.Value),
+        "sgd" => GradientOptimizer.Sgd(adapter.Theta, LearningRate!.Value),
         _ => throw new InvalidOperationException(Family),
     };
 
@@ -34,12 +34,13 @@ public sealed record OptimizerSpec(string Family, double? LearningRate, LokoOpti
         {
             var parts = name.Split('@', 2);
             var family = parts[0];
-            if (!Families.Contains(family))
+            if (!Families.Contains(family) && !family.StartsWith("loko:", StringComparison.Ordinal))
                 throw new ArgumentException($"unknown optimizer '{family}'; known: {string.Join(", ", Families)}");
-            if (family == "loko")
+            if (family.StartsWith("loko", StringComparison.Ordinal) && (family == "loko" || family.StartsWith("loko:", StringComparison.Ordinal)))
             {
                 if (parts.Length > 1) throw new ArgumentException("--optimizers: loko takes no learning rate");
-                specs.Add(new OptimizerSpec(family, null));
+                var (label, options) = LokoSpec.Parse(name);
+                specs.Add(new OptimizerSpec("loko", null, options, label));
             }
             else if (parts.Length == 1) specs.AddRange(LearningRates.Select(lr => new OptimizerSpec(family, lr)));
             else if (double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var lr) && double.IsFinite(lr) && lr > 0)

@@ -18,7 +18,7 @@ public sealed class RunDriver(BaseModel model, TaskData task, int seed)
         foreach (var spec in new[] { new OptimizerSpec("loko", null), new OptimizerSpec("adamw", 1e-3) })
         {
             using var adapter = model.CreateAdapter(Lora, task.Classes.Count, seed + 1);
-            using var optimizer = spec.Create(adapter.Theta);
+            using var optimizer = spec.Create(adapter);
             OnlineRun.Execute(model, adapter, optimizer, examples, []);
         }
     }
@@ -26,7 +26,7 @@ public sealed class RunDriver(BaseModel model, TaskData task, int seed)
     public (OnlineRun Run, OnlineMetrics Metrics) Run(OptimizerSpec spec, bool scoreHeldOut = true)
     {
         using var adapter = model.CreateAdapter(Lora, task.Classes.Count, seed);
-        using var optimizer = spec.Create(adapter.Theta);
+        using var optimizer = spec.Create(adapter);
         int every = Math.Max(50, task.Stream.Count / 10);
         var run = OnlineRun.Execute(model, adapter, optimizer, task.Stream, scoreHeldOut ? task.HeldOut : [], (done, record) =>
         {

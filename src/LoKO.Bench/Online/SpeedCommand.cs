@@ -33,18 +33,21 @@ public static class SpeedCommand
             : StreamOrder.Shuffle(MnistDigits.Load(), 7).Select(d => ((ModelInput)new ImageInput(RgbImage.FromPixels(d.Pixels, MnistDigits.Side, MnistDigits.Side)), d.Label % classes)).ToList();
         if (examples.Count < needed) throw new ArgumentException($"--steps × --batch needs {needed} examples; the data has {examples.Count}");
 
-        Console.Error.WriteLine($"speed: {preset}, {classes} classes, batch {batch}, {get_num_threads()} threads, {StepTimer.WarmupSteps} warm-up + {steps} timed steps each for loko and adamw");
+        Console.Error.WriteLine($"speed: {preset}, {classes} classes, batch {batch}, {get_num_threads()} threads, {StepTimer.WarmupSteps} warm-up + {steps} timed steps each for loko ({LokoVariants.Default}), loko paper and adamw");
         using var model = ModelPresets.Load(preset, options);
         var ms = StepTimer.MeanMs(model, examples, classes, batch, steps,
-            [theta => new LokoFilter(theta, new LokoOptions()), theta => GradientOptimizer.AdamW(theta, 1e-3)]);
-        double lokoMs = ms[0], adamwMs = ms[1];
-        Console.Error.WriteLine(Inv($"speed: loko {lokoMs:F1} ms/step, adamw {adamwMs:F1} ms/step, ratio {lokoMs / adamwMs:F2}"));
+            [adapter => new OptimizerSpec("loko", null).Create(adapter), adapter => new OptimizerSpec("loko", null, LokoOptions.Paper).Create(adapter),
+             adapter => GradientOptimizer.AdamW(adapter.Theta, 1e-3)]);
+        double lokoMs = ms[0], paperMs = ms[1], adamwMs = ms[2];
+        Console.Error.WriteLine(Inv($"speed: loko ({LokoVariants.Default}) {lokoMs:F1} ms/step, loko paper {paperMs:F1}, adamw {adamwMs:F1} ms/step, ratio {lokoMs / adamwMs:F2}"));
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             preset,
             classes,
             batch,
+            variant = LokoVariants.Default,
             lokoMs = Math.Round(lokoMs, 3),
+            paperMs = Math.Round(paperMs, 3),
             adamwMs = Math.Round(adamwMs, 3),
             ratio = Math.Round(lokoMs / adamwMs, 3),
         }, Json));

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using LoKO.Engine.Lora;
 using LoKO.Engine.Models;
 using LoKO.Engine.Optimizers;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoKO.Bench.Online;
@@ -21,12 +20,12 @@ static class StepTimer
 
     /// <summary>Mean milliseconds per step of each optimizer, in the order of <paramref name="optimizers"/>.</summary>
     public static double[] MeanMs(BaseModel model, IReadOnlyList<(ModelInput Input, int Label)> examples, int classes, int batch, int steps,
-                                  IReadOnlyList<Func<Parameter, IOnlineOptimizer>> optimizers)
+                                  IReadOnlyList<Func<TenantAdapter, IOnlineOptimizer>> optimizers)
     {
         if (examples.Count < Needed(steps, batch))
             throw new ArgumentException($"{steps} steps of batch {batch} need {Needed(steps, batch)} examples; the data has {examples.Count}");
         var adapters = optimizers.Select(_ => model.CreateAdapter(new LoraOptions(), classes, seed: 1)).ToList();
-        var running = optimizers.Select((create, i) => create(adapters[i].Theta)).ToList();
+        var running = optimizers.Select((create, i) => create(adapters[i])).ToList();
         try
         {
             var total = new double[optimizers.Count];
