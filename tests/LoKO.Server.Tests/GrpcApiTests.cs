@@ -93,6 +93,31 @@ public class GrpcApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task TheTenantShowsItsFilterVariantAndOptimizer()
+    {
+        var admin = LoKOTestServer.Bearer(LoKOTestServer.AdminKey);
+        async Task<Tenant> CreateAndGet(CreateTenantRequest request)
+        {
+            request.Preset = "minilm-l6";
+            request.Labels.Add(["a", "b"]);
+            request.Lora = new LoraSettings { Rank = 2 };
+            var created = await S.Grpc.CreateTenantAsync(request, admin);
+            return await S.Grpc.GetTenantAsync(new TenantRef { TenantId = request.TenantId }, LoKOTestServer.Bearer(created.ApiKey));
+        }
+
+        var unnamed = await CreateAndGet(new CreateTenantRequest { TenantId = "grpc-variant-default" });
+        Assert.Equal(LoKO.Engine.Filter.LokoVariants.Default, unnamed.Filter.Variant);
+        var paper = await CreateAndGet(new CreateTenantRequest { TenantId = "grpc-variant-paper", Filter = new FilterSettings { Variant = "paper", Beta = 0.9 } });
+        Assert.Equal("paper", paper.Filter.Variant);
+        Assert.Equal(0.9, paper.Filter.Beta);
+        Assert.False(paper.Filter.HasR0);
+        var adagrad = await CreateAndGet(new CreateTenantRequest { TenantId = "grpc-adagrad", Optimizer = "adagrad", Filter = new FilterSettings { LearningRate = 0.02 } });
+        Assert.Equal("adagrad", adagrad.Optimizer);
+        Assert.Equal(0.02, adagrad.Filter.LearningRate);
+        Assert.False(adagrad.Filter.HasVariant);
+    }
+
+    [Fact]
     public async Task GrpcErrorsUseStatusCodesAndNameTheField()
     {
         var client = S.Grpc;
@@ -118,6 +143,15 @@ public class GrpcApiTests(SharedServer shared)
         Assert.Equal("input.pixels", image.Trailers.GetValue("field"));
         var badLabels = await Fails(() => client.CreateTenantAsync(new CreateTenantRequest { TenantId = "grpc-one", Preset = "minilm-l6", Labels = { "a" } }, admin).ResponseAsync);
         Assert.Equal("labels", badLabels.Trailers.GetValue("field"));
+        var badOptimizer = await Fails(() => client.CreateTenantAsync(new CreateTenantRequest { TenantId = "grpc-opt", Preset = "minilm-l6", Labels = { "a", "b" }, Optimizer = "rmsprop" }, admin).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, badOptimizer.StatusCode);
+        Assert.Equal("optimizer", badOptimizer.Trailers.GetValue("field"));
+        var badVariant = await Fails(() => client.CreateTenantAsync(new CreateTenantRequest
+        {
+            TenantId = "grpc-variant", Preset = "minilm-l6", Labels = { "a", "b" }, Filter = new FilterSettings { Variant = "no-such-variant" },
+        }, admin).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, badVariant.StatusCode);
+        Assert.Equal("filter.variant", badVariant.Trailers.GetValue("field"));
 
         // A stream that switches tenants is ended with INVALID_ARGUMENT; other tenants' keys are refused.
         using (var call = client.Learn(key))

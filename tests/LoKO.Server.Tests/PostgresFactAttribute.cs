@@ -11,3 +11,12 @@ public sealed class PostgresFactAttribute : FactAttribute
         if (PostgresServer.Missing is { } missing && !PostgresServer.Required) Skip = missing;
     }
 }
+
+/// <summary>A <see cref="PostgresFactAttribute"/> that takes data: skipped, or failing under CI=true, the same way.</summary>
+public sealed class PostgresTheoryAttribute : TheoryAttribute
+{
+    public PostgresTheoryAttribute()
+    {
+        if (PostgresServer.Missing is { } missing && !PostgresServer.Required) Skip = missing;
+    }
+}

@@ -8,8 +8,12 @@ public class PostgresStoreTests(PostgresDatabase database) : IClassFixture<Postg
     [PostgresFact]
     public Task CompactionKeepsWhatReplayRollbackAndIdempotencyNeed() => Scenarios.CompactionKeepsWhatReplayRollbackAndIdempotencyNeedAsync();
 
-    [PostgresFact]
-    public Task AdamWContinuesExactlyAcrossAGracefulRestart() => Scenarios.AdamWContinuesExactlyAcrossAGracefulRestartAsync();
+    [PostgresTheory]
+    [InlineData("adamw")]
+    [InlineData("adagrad")]
+    [InlineData("sgd")]
+    public Task AGradientBaselineContinuesExactlyAcrossAGracefulRestart(string optimizer) =>
+        Scenarios.AGradientBaselineContinuesExactlyAcrossAGracefulRestartAsync(optimizer);
 
     [PostgresFact]
     public Task ConcurrentAppendsGetDistinctGaplessSequences() => Scenarios.ConcurrentAppendsGetDistinctGaplessSequencesAsync();

@@ -86,9 +86,11 @@ public class ResidentTenantsTests
     }
 
     [Fact]
-    public void TheFootprintCountsFourFloatVectorsAndLoKOsNoiseMatrices()
+    public void TheFootprintCountsEachOptimizersFloatVectorsAndLoKOsNoiseMatrices()
     {
         Assert.Equal(16L * 1000 + 16 * 3 * 3, TenantFootprint.Bytes("loko", parameters: 1000, outputs: 3));
-        Assert.Equal(16L * 1000, TenantFootprint.Bytes("adamw", parameters: 1000, outputs: 3));
+        Assert.Equal(16L * 1000, TenantFootprint.Bytes("adamw", parameters: 1000, outputs: 3));   // θ, gradient, two moments
+        Assert.Equal(12L * 1000, TenantFootprint.Bytes("adagrad", parameters: 1000, outputs: 3)); // θ, gradient, sum of squares
+        Assert.Equal(8L * 1000, TenantFootprint.Bytes("sgd", parameters: 1000, outputs: 3));      // θ, gradient
     }
 }

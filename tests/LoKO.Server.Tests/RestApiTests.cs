@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using LoKO.Engine.Filter;
 
 namespace LoKO.Server.Tests;
 
@@ -110,6 +111,30 @@ public class RestApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task TheFilterVariantIsStoredResolvedAndShownInTheDescription()
+    {
+        async Task<JsonElement> CreateAndDescribe(string tenantId, object? filter, string optimizer = "loko")
+        {
+            var (created, body) = await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey,
+                new { tenantId, preset = "minilm-l6", labels = new[] { "a", "b" }, optimizer, lora = new { rank = 2 }, filter });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var (response, described) = await S.SendAsync(HttpMethod.Get, $"/v1/tenants/{tenantId}", body.GetProperty("apiKey").GetString());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return described.GetProperty("filter");
+        }
+
+        var unnamed = await CreateAndDescribe("variant-default", filter: null);
+        Assert.Equal(LokoVariants.Default, unnamed.GetProperty("variant").GetString());
+        var paper = await CreateAndDescribe("variant-paper", new { variant = "paper", r0 = 0.5 });
+        Assert.Equal("paper", paper.GetProperty("variant").GetString());
+        Assert.Equal(0.5, paper.GetProperty("r0").GetDouble());
+        // The gradient baselines use no filter: nothing is added to what they were given.
+        var sgd = await CreateAndDescribe("variant-sgd", new { learningRate = 0.05 }, optimizer: "sgd");
+        Assert.False(sgd.TryGetProperty("variant", out _));
+        Assert.Equal(0.05, sgd.GetProperty("learningRate").GetDouble());
+    }
+
+    [Fact]
     public async Task ATenantKeyReachesOnlyItsOwnTenant()
     {
         var keyA = await S.CreateTenantAsync("isolation-a");
@@ -168,6 +193,9 @@ public class RestApiTests(SharedServer shared)
         AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "one-label", preset = "minilm-l6", labels = new[] { "a" } }), "labels");
         AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "r", preset = "minilm-l6", labels = new[] { "a", "b" }, lora = new { rank = 0 } }), "lora.rank");
         AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "s", preset = "minilm-l6", labels = new[] { "a", "b" }, seed = -1 }), "seed");
+        AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "o", preset = "minilm-l6", labels = new[] { "a", "b" }, optimizer = "rmsprop" }), "optimizer");
+        AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "v", preset = "minilm-l6", labels = new[] { "a", "b" }, filter = new { variant = "no-such-variant" } }), "filter.variant");
+        AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "l", preset = "minilm-l6", labels = new[] { "a", "b" }, optimizer = "sgd", filter = new { learningRate = 0 } }), "filter.learningRate");
         AssertField(await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, rawJson: "{\"tenantId\": \"s\", \"preset\": \"minilm-l6\", \"labels\": [\"a\", \"b\"], \"seed\": 1.5}"), "seed");
 
         var (exists, existsBody) = await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey, new { tenantId = "bad-inputs", preset = "minilm-l6", labels = new[] { "a", "b" } });

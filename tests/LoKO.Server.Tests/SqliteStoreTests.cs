@@ -8,8 +8,12 @@ public class SqliteStoreTests
     [Fact]
     public Task CompactionKeepsWhatReplayRollbackAndIdempotencyNeed() => _scenarios.CompactionKeepsWhatReplayRollbackAndIdempotencyNeedAsync();
 
-    [Fact]
-    public Task AdamWContinuesExactlyAcrossAGracefulRestart() => _scenarios.AdamWContinuesExactlyAcrossAGracefulRestartAsync();
+    [Theory]
+    [InlineData("adamw")]
+    [InlineData("adagrad")]
+    [InlineData("sgd")]
+    public Task AGradientBaselineContinuesExactlyAcrossAGracefulRestart(string optimizer) =>
+        _scenarios.AGradientBaselineContinuesExactlyAcrossAGracefulRestartAsync(optimizer);
 
     [Fact]
     public Task ConcurrentAppendsGetDistinctGaplessSequences() => _scenarios.ConcurrentAppendsGetDistinctGaplessSequencesAsync();

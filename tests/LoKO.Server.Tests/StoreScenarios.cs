@@ -102,33 +102,37 @@ public sealed class StoreScenarios(string[] store)
     }
 
     /// <summary>
-    /// Two adamw tenants with one seed learn the same 60 examples: one straight through, the other with a graceful
-    /// restart after 30. The shutdown checkpoint carries AdamW's moments and step, so both end with the same θ.
+    /// Two tenants of one gradient baseline with one seed learn the same 60 examples: one straight through, the other
+    /// with a graceful restart after 30. The shutdown checkpoint carries the optimizer's state (AdamW's moments and
+    /// step, AdaGrad's sum of squared gradients and step; plain SGD has none), so both end with the same θ.
     /// </summary>
-    public async Task AdamWContinuesExactlyAcrossAGracefulRestartAsync()
+    public async Task AGradientBaselineContinuesExactlyAcrossAGracefulRestartAsync(string optimizer)
     {
         var data = TempDirectory();
+        string straightTenant = $"{optimizer}-straight", restartedTenant = $"{optimizer}-restarted";
         try
         {
             string straightKey, restartedKey;
             await using (var first = await StartAsync(data))
             {
-                straightKey = await first.CreateTenantAsync("adam-straight", optimizer: "adamw", seed: 42);
-                restartedKey = await first.CreateTenantAsync("adam-restarted", optimizer: "adamw", seed: 42);
-                await PostAsync(first, "adam-straight", straightKey, 0, 60);
-                await PostAsync(first, "adam-restarted", restartedKey, 0, 30);
-                await first.WaitForAppliedAsync("adam-straight", straightKey, 60);
-                await first.WaitForAppliedAsync("adam-restarted", restartedKey, 30);
+                straightKey = await first.CreateTenantAsync(straightTenant, optimizer: optimizer, seed: 42);
+                restartedKey = await first.CreateTenantAsync(restartedTenant, optimizer: optimizer, seed: 42);
+                await PostAsync(first, straightTenant, straightKey, 0, 60);
+                await PostAsync(first, restartedTenant, restartedKey, 0, 30);
+                await first.WaitForAppliedAsync(straightTenant, straightKey, 60);
+                await first.WaitForAppliedAsync(restartedTenant, restartedKey, 30);
             }
 
             await using var second = await StartAsync(data);
-            Assert.Equal(1, (await TenantAsync(second, "adam-restarted", restartedKey)).GetProperty("checkpointVersion").GetInt64());
-            await PostAsync(second, "adam-restarted", restartedKey, 30, 60);
-            await second.WaitForAppliedAsync("adam-restarted", restartedKey, 60);
-            var straight = await second.DownloadThetaAsync("adam-straight", straightKey);
-            var restarted = await second.DownloadThetaAsync("adam-restarted", restartedKey);
+            var described = await TenantAsync(second, restartedTenant, restartedKey);
+            Assert.Equal(optimizer, described.GetProperty("optimizer").GetString());
+            Assert.Equal(1, described.GetProperty("checkpointVersion").GetInt64());
+            await PostAsync(second, restartedTenant, restartedKey, 30, 60);
+            await second.WaitForAppliedAsync(restartedTenant, restartedKey, 60);
+            var straight = await second.DownloadThetaAsync(straightTenant, straightKey);
+            var restarted = await second.DownloadThetaAsync(restartedTenant, restartedKey);
             double worst = straight.Zip(restarted).Max(p => Math.Abs(p.First - p.Second));
-            Assert.True(worst <= 1e-6, $"θ of the restarted adamw tenant differs from the straight run by {worst:E2}");
+            Assert.True(worst <= 1e-6, $"θ of the restarted {optimizer} tenant differs from the straight run by {worst:E2}");
         }
         finally
         {

@@ -10,7 +10,7 @@ public sealed record CreateTenantRequest
     public string? Preset { get; init; }
     /// <summary>The tenant's label set: at least two distinct names.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
-    /// <summary>"loko" (default) or "adamw".</summary>
+    /// <summary>"loko" (default), or one of the gradient baselines "adamw", "adagrad", "sgd".</summary>
     public string? Optimizer { get; init; }
     public LoraSettings? Lora { get; init; }
     public FilterSettings? Filter { get; init; }
@@ -29,9 +29,15 @@ public sealed record LoraSettings
     public IReadOnlyList<string>? Targets { get; init; }
 }
 
-/// <summary>LoKO filter settings (and the learning rate of the adamw baseline).</summary>
+/// <summary>LoKO filter settings (and the learning rate of the gradient baselines).</summary>
 public sealed record FilterSettings
 {
+    /// <summary>
+    /// The named filter configuration the other settings start from (one of the server's variants, e.g. "paper").
+    /// Unset at creation: the server's default variant, stored with the tenant.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Variant { get; init; }
     /// <summary>"auto" (default), "autonormalised", "constant" or "bounded".</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? P0 { get; init; }
@@ -46,7 +52,7 @@ public sealed record FilterSettings
     /// <summary>"full" (default) or "diagonal".</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Noise { get; init; }
-    /// <summary>adamw only (default 1e-3).</summary>
+    /// <summary>The gradient baselines only (defaults: adamw 1e-3, adagrad 1e-2, sgd 1e-2).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? LearningRate { get; init; }
 }

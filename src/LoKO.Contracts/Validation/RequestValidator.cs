@@ -11,7 +11,7 @@ public static partial class RequestValidator
 {
     public const int MaxTenantIdLength = 64;
     public const int MaxLabels = 1000;
-    public static IReadOnlyList<string> Optimizers { get; } = ["loko", "adamw"];
+    public static IReadOnlyList<string> Optimizers { get; } = ["loko", "adamw", "adagrad", "sgd"];
     public static IReadOnlyList<string> InitialCovariances { get; } = ["auto", "autonormalised", "constant", "bounded"];
     public static IReadOnlyList<string> NoiseStructures { get; } = ["full", "diagonal"];
 
@@ -28,7 +28,9 @@ public static partial class RequestValidator
         return errors;
     }
 
-    public static List<FieldError> ValidateCreateTenant(CreateTenantRequest request, IReadOnlyCollection<string> presets, InputLimits limits)
+    /// <param name="variants">The LoKO filter variants the server knows (filter.variant must name one).</param>
+    public static List<FieldError> ValidateCreateTenant(CreateTenantRequest request, IReadOnlyCollection<string> presets,
+                                                        IReadOnlyCollection<string> variants, InputLimits limits)
     {
         var errors = ValidateTenantId(request.TenantId);
         if (string.IsNullOrEmpty(request.Preset)) errors.Add(new("preset", $"is required: one of {string.Join(", ", presets)}"));
@@ -67,6 +69,8 @@ public static partial class RequestValidator
 
         if (request.Filter is { } f)
         {
+            if (f.Variant is not null && !variants.Contains(f.Variant))
+                errors.Add(new("filter.variant", $"unknown filter variant '{f.Variant}': one of {string.Join(", ", variants)}"));
             if (f.P0 is not null && !InitialCovariances.Contains(f.P0)) errors.Add(new("filter.p0", $"one of {string.Join(", ", InitialCovariances)}"));
             if (f.Noise is not null && !NoiseStructures.Contains(f.Noise)) errors.Add(new("filter.noise", $"one of {string.Join(", ", NoiseStructures)}"));
             Positive(f.P0Constant, "filter.p0Constant", errors);

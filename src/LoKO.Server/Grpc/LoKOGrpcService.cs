@@ -33,16 +33,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
                 Alpha = request.Lora.Alpha == 0 ? null : request.Lora.Alpha,
                 Targets = request.Lora.Targets.Count == 0 ? null : request.Lora.Targets.ToList(),
             },
-            Filter = request.Filter is null ? null : new Rest.FilterSettings
-            {
-                P0 = request.Filter.HasP0 ? request.Filter.P0 : null,
-                P0Constant = request.Filter.HasP0Constant ? request.Filter.P0Constant : null,
-                R0 = request.Filter.HasR0 ? request.Filter.R0 : null,
-                Beta = request.Filter.HasBeta ? request.Filter.Beta : null,
-                Q = request.Filter.HasQ ? request.Filter.Q : null,
-                Noise = request.Filter.HasNoise ? request.Filter.Noise : null,
-                LearningRate = request.Filter.HasLearningRate ? request.Filter.LearningRate : null,
-            },
+            Filter = request.Filter is null ? null : FromProto(request.Filter),
             Seed = request.HasSeed ? request.Seed : null,
         }, context.CancellationToken);
         return new V1.CreateTenantResponse { TenantId = created.TenantId, ApiKey = created.ApiKey };
@@ -209,6 +200,33 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
             LastAppliedSequence = t.LastAppliedSequence, QueueDepth = t.QueueDepth, Seed = t.Seed,
         };
         proto.Labels.AddRange(t.Labels);
+        if (t.Filter is not null) proto.Filter = ToProto(t.Filter);
+        return proto;
+    }
+
+    static Rest.FilterSettings FromProto(V1.FilterSettings f) => new()
+    {
+        Variant = f.HasVariant ? f.Variant : null,
+        P0 = f.HasP0 ? f.P0 : null,
+        P0Constant = f.HasP0Constant ? f.P0Constant : null,
+        R0 = f.HasR0 ? f.R0 : null,
+        Beta = f.HasBeta ? f.Beta : null,
+        Q = f.HasQ ? f.Q : null,
+        Noise = f.HasNoise ? f.Noise : null,
+        LearningRate = f.HasLearningRate ? f.LearningRate : null,
+    };
+
+    static V1.FilterSettings ToProto(Rest.FilterSettings f)
+    {
+        var proto = new V1.FilterSettings();
+        if (f.Variant is not null) proto.Variant = f.Variant;
+        if (f.P0 is not null) proto.P0 = f.P0;
+        if (f.P0Constant is { } p0Constant) proto.P0Constant = p0Constant;
+        if (f.R0 is { } r0) proto.R0 = r0;
+        if (f.Beta is { } beta) proto.Beta = beta;
+        if (f.Q is { } q) proto.Q = q;
+        if (f.Noise is not null) proto.Noise = f.Noise;
+        if (f.LearningRate is { } learningRate) proto.LearningRate = learningRate;
         return proto;
     }
 

@@ -93,7 +93,7 @@ public sealed class TenantActor
         {
             TenantId = s.TenantId, Preset = s.Preset, Labels = s.Labels, Optimizer = s.Optimizer,
             Lora = new LoraSettings { Rank = s.LoraOptions.Rank, Alpha = s.LoraOptions.Alpha, Targets = s.Lora.Targets ?? _model.DefaultTargets },
-            Filter = s.Filter,
+            Filter = s.DescribedFilter,
             ExamplesAccepted = status.ExamplesAccepted, ExamplesApplied = status.ExamplesApplied, ExamplesRejected = status.ExamplesRejected,
             OnlineAccuracy = status.OnlineAccuracy, CheckpointVersion = status.CheckpointVersion,
             LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth, Seed = s.Seed,
@@ -177,30 +177,13 @@ public sealed class TenantActor
         if (checkpoint is null)
         {
             // Only at activation, right after the adapter was initialised from the tenant's seed.
-            _optimizer = NewOptimizer(state: null);
+            _optimizer = TenantOptimizers.Create(Settings, _adapter.Theta);
             return;
         }
         using var stream = _s.Files.OpenRead(checkpoint.Path);
-        if (Settings.Optimizer == "loko")
-        {
-            var state = KalmanState.Load(stream, _adapter.Theta);
-            _optimizer = NewOptimizer(state);
-        }
-        else
-        {
-            var optimizer = (GradientOptimizer)NewOptimizer(state: null);
-            _optimizer = optimizer;
-            optimizer.LoadState(stream);
-        }
+        _optimizer = TenantOptimizers.Load(Settings, _adapter.Theta, stream);
         _warmupPending = false;
     }
-
-    IOnlineOptimizer NewOptimizer(KalmanState? state) => Settings.Optimizer switch
-    {
-        "loko" => new LokoFilter(_adapter.Theta, Settings.LokoOptions, ObservationKind.Classification, state),
-        "adamw" => GradientOptimizer.AdamW(_adapter.Theta, Settings.LearningRate),
-        var other => throw new InvalidOperationException($"unknown optimizer '{other}'"),
-    };
 
     // ---------------------------------------------------------------- appends (acknowledgement path)
 
@@ -457,12 +440,7 @@ public sealed class TenantActor
         }
     }
 
-    /// <summary>Compute thread: θ, p, R and counters (loko) or θ and the moments (gradient baselines) as safetensors.</summary>
-    void SaveState(Stream stream)
-    {
-        if (_optimizer is LokoFilter filter) filter.State.Save(stream);
-        else ((GradientOptimizer)_optimizer).SaveState(stream);
-    }
+    void SaveState(Stream stream) => TenantOptimizers.Save(_optimizer, stream);
 
     (double Trace, double[] Diagonal)? NoiseEstimate()
     {

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using LoKO.Contracts.Rest;
 using LoKO.Contracts.Validation;
+using LoKO.Engine.Filter;
 using LoKO.Engine.Presets;
 using LoKO.Server.Hosting;
 using LoKO.Server.Security;
@@ -23,18 +24,19 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
 
     public async Task<CreateTenantResponse> CreateAsync(CreateTenantRequest request, CancellationToken ct)
     {
-        var errors = RequestValidator.ValidateCreateTenant(request, ModelPresets.Names.ToList(), Limits);
+        var errors = RequestValidator.ValidateCreateTenant(request, ModelPresets.Names.ToList(), LokoVariants.Names, Limits);
         if (errors.Count > 0) throw new FieldValidationException(errors);
 
         var key = ApiKeys.NewKey("loko_");
+        var optimizer = request.Optimizer ?? TenantOptimizers.Loko;
         var record = new TenantRecord
         {
             TenantId = request.TenantId!,
             Preset = request.Preset!,
             LabelsJson = JsonSerializer.Serialize(request.Labels, TenantSettings.Json),
-            Optimizer = request.Optimizer ?? "loko",
+            Optimizer = optimizer,
             LoraJson = JsonSerializer.Serialize(request.Lora ?? new LoraSettings(), TenantSettings.Json),
-            FilterJson = JsonSerializer.Serialize(request.Filter ?? new FilterSettings(), TenantSettings.Json),
+            FilterJson = JsonSerializer.Serialize(TenantSettings.ForCreation(optimizer, request.Filter), TenantSettings.Json),
             ApiKeyHash = ApiKeys.Hash(key),
             Seed = request.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
             CreatedUtc = DateTime.UtcNow,

@@ -15,7 +15,23 @@ public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyLis
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public const double DefaultLearningRate = 1e-3;
+    /// <summary>
+    /// The variant of a stored tenant whose filter settings name none. Tenants created before variants existed
+    /// were stored without one, and they were created — and have learned — with the paper's filter, the only one
+    /// there was; they must keep it whatever <see cref="LokoVariants.Default"/> becomes.
+    /// </summary>
+    public const string LegacyVariant = LokoVariants.Paper;
+
+    /// <summary>
+    /// The filter settings a new tenant stores: a loko tenant's variant is resolved now (the request's, else
+    /// <see cref="LokoVariants.Default"/>), so that a later change of the default never changes an existing tenant.
+    /// The gradient baselines use no filter and store only what was asked.
+    /// </summary>
+    public static FilterSettings ForCreation(string optimizer, FilterSettings? requested)
+    {
+        var filter = requested ?? new FilterSettings();
+        return optimizer == TenantOptimizers.Loko ? filter with { Variant = filter.Variant ?? LokoVariants.Default } : filter;
+    }
 
     public static TenantSettings FromRecord(TenantRecord r) => new(
         r.TenantId, r.Preset,
@@ -32,11 +48,18 @@ public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyLis
         Targets = Lora.Targets,
     };
 
+    /// <summary>The LoKO filter variant the tenant learns with: the stored one, else <see cref="LegacyVariant"/>.</summary>
+    public string Variant => Filter.Variant ?? LegacyVariant;
+
+    /// <summary>The filter settings as a description shows them: a loko tenant's with its variant.</summary>
+    public FilterSettings DescribedFilter => Optimizer == TenantOptimizers.Loko ? Filter with { Variant = Variant } : Filter;
+
+    /// <summary>The variant's options, then the tenant's explicit settings over them.</summary>
     public LokoOptions LokoOptions
     {
         get
         {
-            var o = new LokoOptions();
+            var o = LokoVariants.Named(Variant);
             if (Filter.P0 is { } p0) o = o with { P0 = Enum.Parse<InitialCovariance>(p0, ignoreCase: true) };
             if (Filter.P0Constant is { } c) o = o with { P0Constant = c };
             if (Filter.R0 is { } r0) o = o with { R0 = r0 };
@@ -47,5 +70,6 @@ public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyLis
         }
     }
 
-    public double LearningRate => Filter.LearningRate ?? DefaultLearningRate;
+    /// <summary>A gradient baseline's learning rate: the tenant's, else its optimizer's default.</summary>
+    public double LearningRate => Filter.LearningRate ?? TenantOptimizers.DefaultLearningRate(Optimizer);
 }

@@ -1,0 +1,66 @@
+using LoKO.Engine.Filter;
+using LoKO.Engine.Optimizers;
+using TorchSharp.Modules;
+
+namespace LoKO.Server.Tenants;
+
+/// <summary>
+/// The tenant optimizers by name (<see cref="Contracts.Validation.RequestValidator.Optimizers"/>): what each builds
+/// over the adapter's θ, the gradient baselines' default learning rates, and how each one's state goes into a
+/// checkpoint file and comes back out of it, so that a restart, reactivation or rollback continues exactly.
+/// </summary>
+public static class TenantOptimizers
+{
+    public const string Loko = "loko";
+    public const string AdamW = "adamw";
+    public const string AdaGrad = "adagrad";
+    public const string Sgd = "sgd";
+
+    /// <summary>The learning rate of a gradient baseline whose tenant sets no <c>filter.learningRate</c>.</summary>
+    public static double DefaultLearningRate(string optimizer) => optimizer switch
+    {
+        AdamW => 1e-3,
+        AdaGrad => 1e-2,
+        Sgd => 1e-2,
+        _ => throw new ArgumentException($"optimizer '{optimizer}' has no learning rate", nameof(optimizer)),
+    };
+
+    /// <summary>A fresh optimizer over <paramref name="theta"/> (the adapter as just initialised from the tenant's seed).</summary>
+    public static IOnlineOptimizer Create(TenantSettings settings, Parameter theta) => settings.Optimizer switch
+    {
+        Loko => new LokoFilter(theta, settings.LokoOptions, ObservationKind.Classification),
+        AdamW => GradientOptimizer.AdamW(theta, settings.LearningRate),
+        AdaGrad => GradientOptimizer.AdaGrad(theta, settings.LearningRate),
+        Sgd => GradientOptimizer.Sgd(theta, settings.LearningRate),
+        var other => throw new InvalidOperationException($"unknown optimizer '{other}'"),
+    };
+
+    /// <summary>
+    /// The optimizer as <see cref="Save"/> wrote it: θ is copied into <paramref name="theta"/>, and LoKO's p, R and
+    /// counters or the gradient baseline's state (AdamW's step and moments, AdaGrad's step and sum of squared
+    /// gradients; plain SGD has none) are restored.
+    /// </summary>
+    public static IOnlineOptimizer Load(TenantSettings settings, Parameter theta, Stream checkpoint)
+    {
+        if (settings.Optimizer == Loko)
+            return new LokoFilter(theta, settings.LokoOptions, ObservationKind.Classification, KalmanState.Load(checkpoint, theta));
+        var optimizer = (GradientOptimizer)Create(settings, theta);
+        try
+        {
+            optimizer.LoadState(checkpoint);
+            return optimizer;
+        }
+        catch
+        {
+            optimizer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Compute thread: θ, p, R and counters (loko) or θ and the optimizer's state (gradient baselines) as safetensors.</summary>
+    public static void Save(IOnlineOptimizer optimizer, Stream stream)
+    {
+        if (optimizer is LokoFilter filter) filter.State.Save(stream);
+        else ((GradientOptimizer)optimizer).SaveState(stream);
+    }
+}
