@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Filter;
@@ -38,7 +39,7 @@ public static class LogitObservation
     public static double NormalisedInnovation(Tensor lambda, Tensor v, Tensor e, double tau)
     {
         var s = matmul(matmul(lambda, v), lambda) + lambda * tau;
-        return e.dot(linalg.solve((s + s.t()) * 0.5, e)).item<double>();
+        return e.dot(linalg.solve((s + s.t()) * 0.5, e)).ToDouble();
     }
 
     /// <summary>IMQ weight w = c² / (c² + eᵀS⁻¹e) (WoLF-IMQ): R ← R / w shrinks an outlier's gain; c = 0 is off.</summary>

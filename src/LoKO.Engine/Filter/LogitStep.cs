@@ -81,20 +81,20 @@ sealed class LogitStep
         double gamma = _o.Reversion;
         var p = DiagonalCovariance.Revert(_s.P!, _mask * _s.PriorScale, gamma);
         var sigma = _shared ? RevertSigma(_s.Sigma!, gamma) : null;
-        double tau = _s.R![0, 0].item<double>();
+        double tau = _s.R![0, 0].ToDouble();
 
         // 5. V = J·P·Jᵀ (+ s·I from a shared head, s = φ̃ᵀ·Σ·φ̃): the logits' prior covariance [C, C]
         //    (gradient observation: V ≈ ρ·I, ρ = gᵀ·P·g / eᵀe, the logit variance along e)
         var eye = torch.eye(c, dtype: ScalarType.Float64, device: e.device);
         var v = j is not null
             ? matmul(j * p, j.t()).to(ScalarType.Float64)
-            : eye * ((p * g!).dot(g!).item<double>() / Math.Max(e.dot(e).item<double>(), 1e-30));
+            : eye * ((p * g!).dot(g!).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
         Tensor? a = null;
         double s = 0;
         if (sigma is not null)
         {
             a = sigma.mv(phi!);
-            s = phi!.dot(a).item<double>();
+            s = phi!.dot(a).ToDouble();
             v = v + eye * s;
         }
 
@@ -108,7 +108,7 @@ sealed class LogitStep
         // 8. θ ← θ + K·e: the diagonal block by P·Jᵀ·u (gradient: P·g·(eᵀu / eᵀe)), a shared head by u·(Σφ̃)ᵀ
         var dTheta = j is not null
             ? p * matmul(u.to(j.dtype).unsqueeze(0), j).squeeze(0)
-            : p * g! * (e.dot(u).item<double>() / Math.Max(e.dot(e).item<double>(), 1e-30));
+            : p * g! * (e.dot(u).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
 
         // 9. the covariances absorb the example
         var pNew = (jacobian, _o.DiagonalForm) switch
@@ -139,11 +139,13 @@ sealed class LogitStep
             _s.R.mul_(beta + (1 - beta) * ratio);
         }
         _s.Applied++;
+        if (Environment.GetEnvironmentVariable("LOKO_DEBUG") is not null && _s.Applied <= 40)
+            Console.Error.WriteLine($"step {_s.Applied}: loss {loss:F3} s {s:G3} v {v.diag().mean().ToDouble():G3} |u| {u.norm().ToDouble():G3} |dθ| {dTheta.norm().ToDouble():G3} pmean {pNew.mean().ToDouble():G3} c {_s.PriorScale:G3} |g| {(g is null ? 0 : g.norm().ToDouble()):G3} |phi| {(phi is null ? 0 : phi.norm().ToDouble()):G3}");
         return new StepOutcome(predictions, loss, StepStatus.Applied,
-            InnovationNorm: e.norm().item<double>(),
+            InnovationNorm: e.norm().ToDouble(),
             // eᵀu ≤ ‖e‖²/τ: bounded, unlike eᵀS⁻¹e, which a single confident error can make huge
-            NormalisedInnovation: e.dot(u).item<double>() / c,
-            NoiseTrace: _s.R.trace().item<double>(),
+            NormalisedInnovation: e.dot(u).ToDouble() / c,
+            NoiseTrace: _s.R.trace().ToDouble(),
             MeanCovariance: pNew.sum().ToDouble() / Math.Max(_mask.sum().ToDouble(), 1));
     }
 
@@ -192,8 +194,8 @@ sealed class LogitStep
         if (_s.P is not null && (_o.P0 == InitialCovariance.Constant || _s.PriorSeen >= _o.PriorExamples)) return;
 
         double measured = j is not null
-            ? j.pow(2).sum().item<double>() / c
-            : g!.pow(2).sum().item<double>() / Math.Max(e.dot(e).item<double>(), 1e-30);
+            ? j.pow(2).sum().ToDouble() / c
+            : g!.pow(2).sum().ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30);
         double scale = _o.P0Constant;
         if (_o.P0 != InitialCovariance.Constant && measured > 0 && double.IsFinite(measured))
         {

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Filter;
@@ -15,7 +16,7 @@ public static class SharedHeadCovariance
 
     /// <summary>Σ₀ = v_h / ‖φ̃‖² · I: each logit's prior variance from the head is v_h at the first example.</summary>
     public static double PriorScale(Tensor phi, double headPriorVariance) =>
-        headPriorVariance / phi.pow(2).sum().item<double>();
+        headPriorVariance / phi.pow(2).sum().ToDouble();
 
     /// <summary>
     /// Σ ← Σ − λ̄·a·aᵀ / (τ + λ̄·s), a = Σ·φ̃: recursive least squares with one scalar precision λ̄ = tr(Λ) / (C − 1)
@@ -24,7 +25,7 @@ public static class SharedHeadCovariance
     public static Tensor Update(Tensor sigma, Tensor a, double s, Tensor lambda, double tau)
     {
         long c = lambda.shape[0];
-        double lambdaBar = lambda.trace().item<double>() / Math.Max(c - 1, 1);
+        double lambdaBar = lambda.trace().ToDouble() / Math.Max(c - 1, 1);
         return sigma - a.outer(a) * (lambdaBar / (tau + lambdaBar * s));
     }
 }

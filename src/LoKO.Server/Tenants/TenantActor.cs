@@ -177,11 +177,11 @@ public sealed class TenantActor
         if (checkpoint is null)
         {
             // Only at activation, right after the adapter was initialised from the tenant's seed.
-            _optimizer = TenantOptimizers.Create(Settings, _adapter.Theta);
+            _optimizer = TenantOptimizers.Create(Settings, _adapter);
             return;
         }
         using var stream = _s.Files.OpenRead(checkpoint.Path);
-        _optimizer = TenantOptimizers.Load(Settings, _adapter.Theta, stream);
+        _optimizer = TenantOptimizers.Load(Settings, _adapter, stream);
         _warmupPending = false;
     }
 

@@ -1,6 +1,6 @@
 using LoKO.Engine.Filter;
 using LoKO.Engine.Optimizers;
-using TorchSharp.Modules;
+using LoKO.Engine.Lora;
 
 namespace LoKO.Server.Tenants;
 
@@ -25,26 +25,27 @@ public static class TenantOptimizers
         _ => throw new ArgumentException($"optimizer '{optimizer}' has no learning rate", nameof(optimizer)),
     };
 
-    /// <summary>A fresh optimizer over <paramref name="theta"/> (the adapter as just initialised from the tenant's seed).</summary>
-    public static IOnlineOptimizer Create(TenantSettings settings, Parameter theta) => settings.Optimizer switch
+    /// <summary>A fresh optimizer over the adapter's θ (the adapter as just initialised from the tenant's seed).</summary>
+    public static IOnlineOptimizer Create(TenantSettings settings, TenantAdapter adapter) => settings.Optimizer switch
     {
-        Loko => new LokoFilter(theta, settings.LokoOptions, ObservationKind.Classification),
-        AdamW => GradientOptimizer.AdamW(theta, settings.LearningRate),
-        AdaGrad => GradientOptimizer.AdaGrad(theta, settings.LearningRate),
-        Sgd => GradientOptimizer.Sgd(theta, settings.LearningRate),
+        Loko => new LokoFilter(adapter.Theta, settings.LokoOptions, ObservationKind.Classification, head: HeadBlock.Of(adapter.Layout)),
+        AdamW => GradientOptimizer.AdamW(adapter.Theta, settings.LearningRate),
+        AdaGrad => GradientOptimizer.AdaGrad(adapter.Theta, settings.LearningRate),
+        Sgd => GradientOptimizer.Sgd(adapter.Theta, settings.LearningRate),
         var other => throw new InvalidOperationException($"unknown optimizer '{other}'"),
     };
 
     /// <summary>
-    /// The optimizer as <see cref="Save"/> wrote it: θ is copied into <paramref name="theta"/>, and LoKO's p, R and
+    /// The optimizer as <see cref="Save"/> wrote it: θ is copied into the adapter's, and LoKO's p, R and
     /// counters or the gradient baseline's state (AdamW's step and moments, AdaGrad's step and sum of squared
     /// gradients; plain SGD has none) are restored.
     /// </summary>
-    public static IOnlineOptimizer Load(TenantSettings settings, Parameter theta, Stream checkpoint)
+    public static IOnlineOptimizer Load(TenantSettings settings, TenantAdapter adapter, Stream checkpoint)
     {
         if (settings.Optimizer == Loko)
-            return new LokoFilter(theta, settings.LokoOptions, ObservationKind.Classification, KalmanState.Load(checkpoint, theta));
-        var optimizer = (GradientOptimizer)Create(settings, theta);
+            return new LokoFilter(adapter.Theta, settings.LokoOptions, ObservationKind.Classification, KalmanState.Load(checkpoint, adapter.Theta),
+                                  HeadBlock.Of(adapter.Layout));
+        var optimizer = (GradientOptimizer)Create(settings, adapter);
         try
         {
             optimizer.LoadState(checkpoint);

@@ -32,20 +32,30 @@ public class SinglePrecisionTests
     [InlineData("auto")]
     [InlineData("bounded")]
     [InlineData("adamw")]
+    [InlineData("logits")]
+    [InlineData("logits-shared-gradient")]
     public void EveryOptimizerStepsOnAFloat32Theta(string which)
     {
+        var head = new HeadBlock(0, Classes * Features, Classes, Features);
+        var logits = new LokoOptions { Observation = ObservationSpace.Logits };
         using var theta = new Parameter(zeros(Classes * Features + Classes, ScalarType.Float32), requires_grad: true);
         using IOnlineOptimizer optimizer = which switch
         {
             "adamw" => GradientOptimizer.AdamW(theta, 1e-2),
             "bounded" => new LokoFilter(theta, new LokoOptions { P0 = InitialCovariance.Bounded, WarmupExamples = 5 }),
+            "logits" => new LokoFilter(theta, logits, head: head),
+            "logits-shared-gradient" => new LokoFilter(theta, logits with
+            {
+                Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.Precision,
+            }, head: head),
             _ => new LokoFilter(theta, new LokoOptions()),
         };
         int applied = 0;
         foreach (var (x, label) in Stream(30))
         {
             using var scope = NewDisposeScope();
-            using var outcome = optimizer.Step(() => Logits(theta, x), tensor(new[] { label }));
+            var pass = new ForwardPass(() => Logits(theta, x)) { Features = () => x };
+            using var outcome = optimizer.Step(pass, tensor(new[] { label }));
             Assert.NotEqual(StepStatus.Rejected, outcome.Status);
             Assert.True(double.IsFinite(outcome.Loss));
             if (outcome.Applied) applied++;
