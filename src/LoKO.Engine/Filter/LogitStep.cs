@@ -139,8 +139,6 @@ sealed class LogitStep
             _s.R.mul_(beta + (1 - beta) * ratio);
         }
         _s.Applied++;
-        if (Environment.GetEnvironmentVariable("LOKO_DEBUG") is not null && _s.Applied <= 40)
-            Console.Error.WriteLine($"step {_s.Applied}: loss {loss:F3} s {s:G3} v {v.diag().mean().ToDouble():G3} |u| {u.norm().ToDouble():G3} |dθ| {dTheta.norm().ToDouble():G3} pmean {pNew.mean().ToDouble():G3} c {_s.PriorScale:G3} |g| {(g is null ? 0 : g.norm().ToDouble()):G3} |phi| {(phi is null ? 0 : phi.norm().ToDouble()):G3}");
         return new StepOutcome(predictions, loss, StepStatus.Applied,
             InnovationNorm: e.norm().ToDouble(),
             // eᵀu ≤ ‖e‖²/τ: bounded, unlike eᵀS⁻¹e, which a single confident error can make huge
