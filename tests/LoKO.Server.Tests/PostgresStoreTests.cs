@@ -17,4 +17,12 @@ public class PostgresStoreTests(PostgresDatabase database) : IClassFixture<Postg
 
     [PostgresFact]
     public Task ConcurrentAppendsGetDistinctGaplessSequences() => Scenarios.ConcurrentAppendsGetDistinctGaplessSequencesAsync();
+
+    [PostgresFact]
+    public Task APredictionKeptBeforeARestartTakesItsFeedbackAfterIt() =>
+        new PendingPredictionScenarios(database.ServerArgs).APredictionKeptBeforeARestartTakesItsFeedbackAfterItAsync();
+
+    [PostgresFact]
+    public Task PredictionsExpireAndPastTheBoundTheOldestAreDropped() =>
+        new PendingPredictionScenarios(database.ServerArgs).PredictionsExpireAndPastTheBoundTheOldestAreDroppedAsync();
 }

@@ -17,4 +17,12 @@ public class SqliteStoreTests
 
     [Fact]
     public Task ConcurrentAppendsGetDistinctGaplessSequences() => _scenarios.ConcurrentAppendsGetDistinctGaplessSequencesAsync();
+
+    [Fact]
+    public Task APredictionKeptBeforeARestartTakesItsFeedbackAfterIt() =>
+        new PendingPredictionScenarios([]).APredictionKeptBeforeARestartTakesItsFeedbackAfterItAsync();
+
+    [Fact]
+    public Task PredictionsExpireAndPastTheBoundTheOldestAreDropped() =>
+        new PendingPredictionScenarios([]).PredictionsExpireAndPastTheBoundTheOldestAreDroppedAsync();
 }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace LoKO.Contracts.Rest;
 
 /// <summary>Raw pixels: W·H grayscale values or W·H·3 interleaved RGB values, each in [0, 255].</summary>
@@ -30,4 +32,9 @@ public sealed record ExampleAccepted(long Sequence);
 
 public sealed record ExamplesAccepted(IReadOnlyList<long> Sequences);
 
-public sealed record PredictResponse(string Label, IReadOnlyDictionary<string, double> Probabilities, long AdapterVersion);
+/// <param name="PredictionId">
+/// Names this prediction for a later <see cref="FeedbackRequest"/> (the server keeps its input for a while); absent
+/// when the server keeps no predictions (LoKO:MaxPendingPredictions = 0).
+/// </param>
+public sealed record PredictResponse(string Label, IReadOnlyDictionary<string, double> Probabilities, long AdapterVersion,
+                                     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PredictionId = null);

@@ -108,6 +108,15 @@ public static partial class RequestValidator
         else if (exampleId.Length > limits.MaxExampleIdLength) errors.Add(new(field, $"must be at most {limits.MaxExampleIdLength} characters"));
     }
 
+    public const int MaxPredictionIdLength = 64;
+
+    /// <summary>A prediction id as a predict answered it: required, at most <see cref="MaxPredictionIdLength"/> characters.</summary>
+    public static void ValidatePredictionId(string? predictionId, List<FieldError> errors, string field = "predictionId")
+    {
+        if (string.IsNullOrEmpty(predictionId)) errors.Add(new(field, "is required: the predictionId a predict answered"));
+        else if (predictionId.Length > MaxPredictionIdLength) errors.Add(new(field, $"must be at most {MaxPredictionIdLength} characters"));
+    }
+
     /// <summary>A REST input: exactly one of text, imageBase64, pixels, matching the tenant's modality.</summary>
     public static InputPayload? ValidateInput(InputDto input, InputModality modality, InputLimits limits, List<FieldError> errors, string prefix = "")
     {

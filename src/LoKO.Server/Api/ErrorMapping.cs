@@ -38,6 +38,15 @@ public sealed class ErrorMapping(IProblemDetailsService problems, ILogger<ErrorM
             case ForbiddenException f:
                 problem = new ProblemDetails { Status = StatusCodes.Status403Forbidden, Title = "Forbidden.", Detail = f.Message };
                 break;
+            case PredictionNotFoundException p:
+                // Names the field like a 400 does: the request is well formed, the prediction it names is not kept.
+                problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [PredictionNotFoundException.Field] = [p.Message] })
+                {
+                    Status = StatusCodes.Status404NotFound,
+                    Title = "Not found.",
+                    Detail = p.Message,
+                };
+                break;
             case TenantNotFoundException n:
                 problem = new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found.", Detail = n.Message };
                 break;

@@ -13,7 +13,8 @@ public static class RestEndpoints
 
     public static void MapLoKORest(this WebApplication app)
     {
-        var v1 = app.MapGroup("/v1/tenants").WithTags("tenants");
+        // Every route takes a bearer key (checked in the handler; the metadata tells the OpenAPI document).
+        var v1 = app.MapGroup("/v1/tenants").WithTags("tenants").WithMetadata(BearerKeyRequired.Instance);
 
         v1.MapPost("/", async (HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {
@@ -78,12 +79,32 @@ public static class RestEndpoints
             var request = await JsonBody.ReadAsync<PredictRequest>(http.Request, ct);
             var inputField = request.Pixels is not null ? "pixels" : "imageBase64";
             var result = await tenants.PredictAsync(tenantId, (modality, errors) => RequestValidator.ValidateInput(request, modality, tenants.Limits, errors), inputField);
-            return Results.Ok(new PredictResponse(result.Label, result.Probabilities, result.AdapterVersion));
+            return Results.Ok(new PredictResponse(result.Label, result.Probabilities, result.AdapterVersion, result.PredictionId));
         })
         .Accepts<PredictRequest>("application/json")
         .Produces<PredictResponse>()
         .ProducesValidationProblem()
-        .WithSummary("Predict with the tenant's current adapter.");
+        .WithSummary("Predict with the tenant's current adapter; the answer's predictionId takes the label later (feedback).");
+
+        v1.MapPost("/{tenantId}/feedback", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
+        {
+            await auth.RequireTenantAsync(Header(http), tenantId, ct);
+            var request = await JsonBody.ReadAsync<FeedbackRequest>(http.Request, ct);
+            return Results.Accepted(value: await tenants.FeedbackAsync(tenantId, request.PredictionId, request.Label, ct));
+        })
+        .Accepts<FeedbackRequest>("application/json")
+        .Produces<FeedbackAccepted>(StatusCodes.Status202Accepted)
+        .ProducesValidationProblem()
+        .ProducesValidationProblem(StatusCodes.Status404NotFound)
+        .WithSummary("The label of an earlier prediction: logged once as an example (a repeat answers the original sequence); 202 once it is durable.");
+
+        v1.MapGet("/{tenantId}/noise", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
+        {
+            await auth.RequireTenantAsync(Header(http), tenantId, ct);
+            return Results.Ok(await tenants.NoiseHistoryAsync(tenantId, ct));
+        })
+        .Produces<IReadOnlyList<NoiseEstimateResponse>>()
+        .WithSummary("The LoKO filter's noise history, one row per checkpoint, oldest first: trace and diagonal of R, mean of p.");
 
         v1.MapGet("/{tenantId}/checkpoints", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {

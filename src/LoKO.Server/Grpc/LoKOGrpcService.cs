@@ -133,9 +133,32 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
         var result = await tenants.PredictAsync(request.TenantId, (modality, errors) => ValidateInput(request.Input, modality, errors),
             InputField(request.Input));
-        var prediction = new V1.Prediction { Label = result.Label, AdapterVersion = result.AdapterVersion };
+        var prediction = new V1.Prediction { Label = result.Label, AdapterVersion = result.AdapterVersion, PredictionId = result.PredictionId ?? "" };
         foreach (var (label, p) in result.Probabilities) prediction.Probabilities[label] = p;
         return prediction;
+    }
+
+    public override async Task<V1.FeedbackResponse> Feedback(V1.FeedbackRequest request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        var accepted = await tenants.FeedbackAsync(request.TenantId, request.PredictionId, request.Label, context.CancellationToken);
+        return new V1.FeedbackResponse { Sequence = accepted.Sequence, Duplicate = accepted.Duplicate, ExampleId = accepted.ExampleId };
+    }
+
+    public override async Task<V1.NoiseHistory> GetNoiseHistory(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        var history = new V1.NoiseHistory();
+        history.Estimates.AddRange((await tenants.NoiseHistoryAsync(request.TenantId, context.CancellationToken)).Select(n =>
+        {
+            var estimate = new V1.NoiseEstimate
+            {
+                Version = n.Version, CreatedUtc = n.CreatedUtc.ToString("O", CultureInfo.InvariantCulture), Trace = n.Trace, MeanP = n.MeanP ?? double.NaN,
+            };
+            estimate.Diagonal.AddRange(n.Diagonal);
+            return estimate;
+        }));
+        return history;
     }
 
     public override async Task<V1.CheckpointList> ListCheckpoints(V1.TenantRef request, ServerCallContext context)
@@ -261,6 +284,7 @@ public sealed class GrpcErrorMapping(ILogger<GrpcErrorMapping> logger) : Interce
             UnauthenticatedException u => (StatusCode.Unauthenticated, u.Message),
             ForbiddenException f => (StatusCode.PermissionDenied, f.Message),
             TenantNotFoundException n => (StatusCode.NotFound, n.Message),
+            PredictionNotFoundException p => (StatusCode.NotFound, p.Message),
             TenantExistsException x => (StatusCode.AlreadyExists, x.Message),
             QueueFullException q => (StatusCode.ResourceExhausted, q.Message),
             InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal) => (StatusCode.FailedPrecondition, i.Message),
@@ -270,6 +294,7 @@ public sealed class GrpcErrorMapping(ILogger<GrpcErrorMapping> logger) : Interce
         if (code == StatusCode.Internal) logger.LogError(e, "Unhandled error in {Method}", context.Method);
         var trailers = new Metadata();
         if (e is FieldValidationException fv) trailers.Add("field", fv.Errors[0].Field);
+        if (e is PredictionNotFoundException) trailers.Add("field", PredictionNotFoundException.Field);
         if (e is QueueFullException qf) trailers.Add("retry-after", Math.Ceiling(qf.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture));
         return new RpcException(new Status(code, message), trailers);
     }

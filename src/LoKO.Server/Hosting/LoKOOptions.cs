@@ -49,6 +49,13 @@ public sealed class LoKOOptions
     public double ResidentTenantBudgetMB { get; set; } = 4096;
     /// <summary>Most tenants resident on one server at once; 0 = bounded by the memory budget only.</summary>
     public int MaxResidentTenants { get; set; }
+    /// <summary>How long a prediction's input is kept for feedback (POST …/feedback, gRPC Feedback), seconds.</summary>
+    public double PredictionTtlSeconds { get; set; } = 3600;
+    /// <summary>
+    /// Predictions kept for feedback per tenant; past it the oldest are dropped. 0 keeps none: predictions answer no
+    /// predictionId and cost no write to the metadata store.
+    /// </summary>
+    public int MaxPendingPredictions { get; set; } = 10_000;
     /// <summary>Largest request body (REST) or message (gRPC), bytes.</summary>
     public long MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
 

@@ -62,12 +62,7 @@ public static class LoKOServer
             grpc.Interceptors.Add<GrpcErrorMapping>();
         });
         builder.Services.AddEndpointsApiExplorer();
-        builder.Services.AddSwaggerGen(swagger => swagger.SwaggerDoc("v1", new Microsoft.OpenApi.OpenApiInfo
-        {
-            Title = "LoKO",
-            Version = "v1",
-            Description = "Online fine-tuning: per-tenant LoRA adapters learned one example at a time. Send 'Authorization: Bearer <key>'.",
-        }));
+        builder.Services.AddLoKOSwagger();
 
         var app = builder.Build();
         MetadataStore.Migrate(app.Services, app.Logger);

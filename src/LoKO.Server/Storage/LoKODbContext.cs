@@ -3,7 +3,8 @@ using Microsoft.EntityFrameworkCore;
 namespace LoKO.Server.Storage;
 
 /// <summary>
-/// The metadata store: tenants, the example log, the idempotency keys, the checkpoint index and the noise history.
+/// The metadata store: tenants, the example log, the idempotency keys, the checkpoint index, the noise history and the
+/// predictions kept for feedback.
 /// One model for every provider; each provider has its own subclass so that its migrations (which differ in
 /// column types) live apart, in Storage/Migrations/&lt;provider&gt;.
 /// </summary>
@@ -14,6 +15,7 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
     public DbSet<ExampleIdRecord> ExampleIds => Set<ExampleIdRecord>();
     public DbSet<CheckpointRecord> Checkpoints => Set<CheckpointRecord>();
     public DbSet<NoiseRecord> NoiseHistory => Set<NoiseRecord>();
+    public DbSet<PendingPredictionRecord> PendingPredictions => Set<PendingPredictionRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder conventions) =>
         conventions.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
@@ -49,6 +51,16 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
         {
             e.ToTable("noise_history");
             e.HasIndex(x => new { x.TenantId, x.Version }).IsUnique();
+            e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
+        });
+        model.Entity<PendingPredictionRecord>(e =>
+        {
+            e.ToTable("pending_predictions");
+            e.Property(x => x.PredictionId).HasMaxLength(64);
+            e.HasIndex(x => new { x.TenantId, x.PredictionId }).IsUnique();
+            // The bound drops a tenant's oldest rows; the sweep its expired ones.
+            e.HasIndex(x => new { x.TenantId, x.Id });
+            e.HasIndex(x => new { x.TenantId, x.ExpiresUtc });
             e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
         });
     }

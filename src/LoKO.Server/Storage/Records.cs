@@ -55,6 +55,12 @@ public sealed class ExampleRecord
     public bool RolledBack { get; set; }
     public DateTime AcceptedUtc { get; set; }
     public DateTime? AppliedUtc { get; set; }
+    /// <summary>
+    /// Feedback on an earlier prediction: the label index that prediction showed and its cross-entropy for
+    /// <see cref="Label"/>. The example's prequential outcome is that prediction, not the learner's own re-prediction.
+    /// </summary>
+    public int? ShownLabelIndex { get; set; }
+    public double? ShownLoss { get; set; }
 }
 
 /// <summary>
@@ -92,5 +98,30 @@ public sealed class NoiseRecord
     public double Trace { get; set; }
     /// <summary>JSON array: the diagonal of R.</summary>
     public required string DiagonalJson { get; set; }
+    /// <summary>Mean of the diagonal covariance p over the parameters it covers; null in rows stored before it was kept.</summary>
+    public double? MeanP { get; set; }
     public DateTime CreatedUtc { get; set; }
+}
+
+/// <summary>
+/// A prediction whose input is kept for feedback: a later label for <see cref="PredictionId"/> becomes a logged
+/// example. Kept until <see cref="ExpiresUtc"/> or until the tenant has too many (the oldest, lowest
+/// <see cref="Id"/>, go first); the feedback's idempotency key outlives the row.
+/// </summary>
+public sealed class PendingPredictionRecord
+{
+    public long Id { get; set; }
+    public required string TenantId { get; set; }
+    public required string PredictionId { get; set; }
+    public PayloadKind PayloadKind { get; set; }
+    public required byte[] Payload { get; set; }
+    public int Width { get; set; }
+    public int Height { get; set; }
+    /// <summary>The label index the prediction showed.</summary>
+    public int PredictedIndex { get; set; }
+    /// <summary>JSON array: the class probabilities shown, in label order.</summary>
+    public required string ProbabilitiesJson { get; set; }
+    public long AdapterVersion { get; set; }
+    public DateTime CreatedUtc { get; set; }
+    public DateTime ExpiresUtc { get; set; }
 }

@@ -24,6 +24,10 @@ public interface ITenantGrain : IGrainWithStringKey
     [Alias("predict")]
     Task<PredictionResult> PredictAsync(StoredPayload input);
 
+    /// <summary>The (validated) label of a kept prediction: appended once as an example; a repeat answers the original sequence.</summary>
+    [Alias("feedback")]
+    Task<AppendOutcome> FeedbackAsync(string predictionId, string label, int labelIndex, CancellationToken ct);
+
     [Alias("checkpoint")]
     Task<CheckpointResponse> CheckpointAsync();
 

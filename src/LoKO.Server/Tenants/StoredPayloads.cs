@@ -50,13 +50,20 @@ public sealed record StoredPayload(PayloadKind Kind, byte[] Bytes, int Width, in
     }
 }
 
-/// <summary>An example ready to append: validated payload, label and optional idempotency key.</summary>
+/// <summary>
+/// An example ready to append: validated payload, label and optional idempotency key; feedback on a prediction also
+/// carries what that prediction showed (<see cref="Shown"/>).
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record NewExample(StoredPayload Payload, string Label, int LabelIndex, string? ExampleId);
+public sealed record NewExample(StoredPayload Payload, string Label, int LabelIndex, string? ExampleId, ShownPrediction? Shown = null);
+
+/// <summary>What a prediction showed for an example learned from its feedback: the label index and the cross-entropy of the true label.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ShownPrediction(int LabelIndex, double Loss);
 
 /// <summary>What an append did with one example.</summary>
 [GenerateSerializer, Immutable]
 public sealed record AppendOutcome(long Sequence, bool Duplicate);
 
-/// <summary>A logged example waiting to be learned.</summary>
-public sealed record PendingStep(long Sequence, StoredPayload Payload, int LabelIndex);
+/// <summary>A logged example waiting to be learned; <see cref="Shown"/> is its prequential outcome when it came from feedback.</summary>
+public sealed record PendingStep(long Sequence, StoredPayload Payload, int LabelIndex, ShownPrediction? Shown = null);

@@ -65,9 +65,12 @@ public sealed class TenantActor
         _s = services;
         Settings = settings;
         _gauges = services.Metrics.Track(settings.TenantId, () => _pending.Count);
+        Predictions = new PendingPredictions(settings.TenantId, services.Db, services.Options.PredictionTtlSeconds, services.Options.MaxPendingPredictions);
     }
 
     public TenantSettings Settings { get; }
+    /// <summary>The predictions kept for feedback.</summary>
+    public PendingPredictions Predictions { get; }
     public string TenantId => Settings.TenantId;
     /// <summary>What an example or input must look like for this tenant: its labels and input modality.</summary>
     public TenantSchema Schema => new(Settings.Labels,
@@ -155,7 +158,8 @@ public sealed class TenantActor
             .OrderBy(x => x.Sequence)
             .AsAsyncEnumerable();
         await foreach (var x in entries.WithCancellation(ct))
-            _pending.Enqueue(new PendingStep(x.Sequence, new StoredPayload(x.PayloadKind, x.Payload, x.Width, x.Height), x.LabelIndex));
+            _pending.Enqueue(new PendingStep(x.Sequence, new StoredPayload(x.PayloadKind, x.Payload, x.Width, x.Height), x.LabelIndex,
+                x.ShownLabelIndex is { } shown ? new ShownPrediction(shown, x.ShownLoss ?? double.NaN) : null));
     }
 
     void RestoreCounters(CheckpointRecord c)
@@ -230,8 +234,9 @@ public sealed class TenantActor
                     TenantId = TenantId, Sequence = sequence,
                     PayloadKind = e.Payload.Kind, Payload = e.Payload.Bytes, Width = e.Payload.Width, Height = e.Payload.Height,
                     Label = e.Label, LabelIndex = e.LabelIndex, AcceptedUtc = now,
+                    ShownLabelIndex = e.Shown?.LabelIndex, ShownLoss = e.Shown?.Loss,
                 });
-                queued.Add(new PendingStep(sequence, e.Payload, e.LabelIndex));
+                queued.Add(new PendingStep(sequence, e.Payload, e.LabelIndex, e.Shown));
                 outcomes.Add(new AppendOutcome(sequence, Duplicate: false));
             }
             // Once the commit starts it finishes: an abandoned request must not leave the sequence counter unsure.
@@ -307,7 +312,10 @@ public sealed class TenantActor
         }
     }
 
-    /// <summary>Compute thread: one prequential step — predict, then learn — for one logged example.</summary>
+    /// <summary>
+    /// Compute thread: one prequential step — predict, then learn — for one logged example. Feedback on a prediction
+    /// is scored by what that prediction showed (<see cref="PendingStep.Shown"/>), the outcome its user saw.
+    /// </summary>
     void Step(PendingStep step)
     {
         using var scope = NewDisposeScope();
@@ -319,7 +327,8 @@ public sealed class TenantActor
             // The forward closure encodes from the managed input each time: the filter may call it again
             // later (bounded-P₀ warm-up replays), after this step's dispose scope has ended.
             using var outcome = _optimizer.Step(_model.Pass([input], _adapter), targets);
-            long predicted = outcome.Predictions.argmax(1).item<long>();
+            long predicted = step.Shown?.LabelIndex ?? outcome.Predictions.argmax(1).item<long>();
+            double loss = step.Shown?.Loss ?? outcome.Loss;
             if (outcome.Status == StepStatus.Rejected)
             {
                 Interlocked.Increment(ref _rejected);
@@ -332,7 +341,7 @@ public sealed class TenantActor
             }
             _warmupPending = outcome.Status == StepStatus.Deferred;
             _s.Metrics.Stepped(_gauges, clock.Elapsed, applied: outcome.Status != StepStatus.Rejected, correct: predicted == step.LabelIndex,
-                outcome.Loss, outcome.InnovationNorm, outcome.NoiseTrace, outcome.MeanCovariance, outcome.GuardEvent);
+                loss, outcome.InnovationNorm, outcome.NoiseTrace, outcome.MeanCovariance, outcome.GuardEvent);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -360,21 +369,31 @@ public sealed class TenantActor
 
     // ---------------------------------------------------------------- commands
 
-    public Task<PredictionResult> PredictAsync(StoredPayload payload) => Enqueue(async () =>
+    /// <summary>A prediction with the current adapter, kept for feedback (outside the loop) when the server keeps predictions.</summary>
+    public async Task<PredictionResult> PredictAsync(StoredPayload payload)
     {
-        var input = payload.ToModelInput();
-        var probabilities = await _s.Compute.Run(() =>
+        var (probabilities, version) = await Enqueue(async () =>
         {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var logits = _model.Forward([input], _adapter);
-            return logits.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            var input = payload.ToModelInput();
+            var p = await _s.Compute.Run(() =>
+            {
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var logits = _model.Forward([input], _adapter);
+                return logits.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            });
+            return (p, Interlocked.Read(ref _lastApplied));
         });
         int best = Array.IndexOf(probabilities, probabilities.Max());
         var map = new Dictionary<string, double>(Settings.Labels.Count);
         for (int i = 0; i < probabilities.Length; i++) map[Settings.Labels[i]] = probabilities[i];
-        return new PredictionResult(Settings.Labels[best], map, Interlocked.Read(ref _lastApplied));
-    });
+        var predictionId = await Predictions.AddAsync(payload, best, probabilities, version);
+        return new PredictionResult(Settings.Labels[best], map, version, predictionId);
+    }
+
+    /// <summary>The label of a kept prediction, appended once as an example (see <see cref="PendingPredictions.FeedbackAsync"/>).</summary>
+    public Task<AppendOutcome> FeedbackAsync(string predictionId, string label, int labelIndex, CancellationToken ct) =>
+        Predictions.FeedbackAsync(predictionId, label, labelIndex, examples => AppendAsync(examples, waitForRoom: false, ct), ct);
 
     /// <summary>Writes a checkpoint now (after the steps already taken; queued examples stay queued).</summary>
     public Task<CheckpointResponse> CheckpointAsync() => Enqueue(async () =>
@@ -390,7 +409,7 @@ public sealed class TenantActor
         var noise = await _s.Compute.Run(() =>
         {
             _s.Files.WriteAtomically(path, SaveState);
-            return NoiseEstimate();
+            return NoiseEstimates.Of(_optimizer);
         });
 
         var record = new CheckpointRecord
@@ -404,7 +423,7 @@ public sealed class TenantActor
             await using var tx = await db.Database.BeginTransactionAsync();
             db.Checkpoints.Add(record);
             if (noise is { } n)
-                db.NoiseHistory.Add(new NoiseRecord { TenantId = TenantId, Version = version, Trace = n.Trace, DiagonalJson = JsonSerializer.Serialize(n.Diagonal), CreatedUtc = started });
+                db.NoiseHistory.Add(NoiseEstimates.Record(TenantId, version, n, started));
             await db.SaveChangesAsync();
             await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s
                 .SetProperty(t => t.CheckpointVersion, version)
@@ -441,14 +460,6 @@ public sealed class TenantActor
     }
 
     void SaveState(Stream stream) => TenantOptimizers.Save(_optimizer, stream);
-
-    (double Trace, double[] Diagonal)? NoiseEstimate()
-    {
-        if (_optimizer is not LokoFilter { State.R: { } r }) return null;
-        using var scope = NewDisposeScope();
-        var diagonal = r.diagonal().to(ScalarType.Float64).cpu().data<double>().ToArray();
-        return (diagonal.Sum(), diagonal);
-    }
 
     /// <summary>
     /// Returns to checkpoint <paramref name="version"/>: its state is loaded, and every log entry after its

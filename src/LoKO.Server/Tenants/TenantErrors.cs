@@ -22,3 +22,15 @@ public sealed class QueueFullException(string tenantId, int limit, TimeSpan retr
 {
     [Id(0)] public TimeSpan RetryAfter { get; } = retryAfter;
 }
+
+/// <summary>
+/// Feedback names a prediction the tenant does not keep (unknown, expired or dropped by the bound): 404 / NOT_FOUND
+/// naming predictionId.
+/// </summary>
+[GenerateSerializer]
+public sealed class PredictionNotFoundException(string predictionId, string reason)
+    : Exception($"prediction '{predictionId}' is not kept: {reason}")
+{
+    public const string Field = "predictionId";
+    [Id(0)] public string PredictionId { get; } = predictionId;
+}

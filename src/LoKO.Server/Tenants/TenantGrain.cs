@@ -71,6 +71,9 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
 
     public Task<PredictionResult> PredictAsync(StoredPayload input) => Actor.PredictAsync(input);
 
+    public Task<AppendOutcome> FeedbackAsync(string predictionId, string label, int labelIndex, CancellationToken ct) =>
+        Actor.FeedbackAsync(predictionId, label, labelIndex, ct);
+
     public Task<CheckpointResponse> CheckpointAsync() => Actor.CheckpointAsync();
 
     public async Task<TenantResponse> RollbackAsync(long version)

@@ -159,6 +159,31 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         return await grain.PredictAsync(stored);
     }
 
+    /// <summary>
+    /// The label of an earlier prediction: a label outside the tenant's set is a 400 naming <c>label</c>; the grain
+    /// answers an unknown or expired prediction with <see cref="PredictionNotFoundException"/>.
+    /// </summary>
+    public async Task<FeedbackAccepted> FeedbackAsync(string tenantId, string? predictionId, string? label, CancellationToken ct)
+    {
+        var grain = Grain(tenantId);
+        var schema = await grain.GetSchemaAsync();
+        var errors = new List<FieldError>();
+        RequestValidator.ValidatePredictionId(predictionId, errors);
+        int index = RequestValidator.ValidateLabel(label, schema.Labels, errors);
+        if (errors.Count > 0) throw new FieldValidationException(errors);
+        var outcome = await grain.FeedbackAsync(predictionId!, label!, index, ct);
+        return new FeedbackAccepted(outcome.Sequence, outcome.Duplicate, PendingPredictions.ExampleIdOf(predictionId!));
+    }
+
+    /// <summary>The tenant's noise history, oldest first; it outlives compacted checkpoints (empty for the gradient baselines).</summary>
+    public async Task<IReadOnlyList<NoiseEstimateResponse>> NoiseHistoryAsync(string tenantId, CancellationToken ct)
+    {
+        await using var context = await db.CreateDbContextAsync(ct);
+        if (!await context.Tenants.AnyAsync(t => t.TenantId == tenantId, ct)) throw new TenantNotFoundException(tenantId);
+        var rows = await context.NoiseHistory.AsNoTracking().Where(n => n.TenantId == tenantId).OrderBy(n => n.Version).ToListAsync(ct);
+        return rows.Select(NoiseEstimates.Response).ToList();
+    }
+
     public async Task<IReadOnlyList<CheckpointResponse>> ListCheckpointsAsync(string tenantId, CancellationToken ct)
     {
         await using var context = await db.CreateDbContextAsync(ct);

@@ -15,5 +15,6 @@ public sealed record TenantStatus(
     public double? OnlineAccuracy => ExamplesApplied > 0 ? (double)Correct / ExamplesApplied : null;
 }
 
+/// <param name="PredictionId">Names the kept prediction for feedback; null when the server keeps none.</param>
 [GenerateSerializer, Immutable]
-public sealed record PredictionResult(string Label, IReadOnlyDictionary<string, double> Probabilities, long AdapterVersion);
+public sealed record PredictionResult(string Label, IReadOnlyDictionary<string, double> Probabilities, long AdapterVersion, string? PredictionId = null);

@@ -120,6 +120,12 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                     b.Property<long>("Sequence")
                         .HasColumnType("bigint");
 
+                    b.Property<int?>("ShownLabelIndex")
+                        .HasColumnType("integer");
+
+                    b.Property<double?>("ShownLoss")
+                        .HasColumnType("double precision");
+
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasColumnType("character varying(64)");
@@ -150,6 +156,9 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<double?>("MeanP")
+                        .HasColumnType("double precision");
+
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasColumnType("character varying(64)");
@@ -166,6 +175,64 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                         .IsUnique();
 
                     b.ToTable("noise_history", (string)null);
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.PendingPredictionRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("AdapterVersion")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime>("CreatedUtc")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("ExpiresUtc")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Height")
+                        .HasColumnType("integer");
+
+                    b.Property<byte[]>("Payload")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<int>("PayloadKind")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("PredictedIndex")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("PredictionId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("ProbabilitiesJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<int>("Width")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TenantId", "ExpiresUtc");
+
+                    b.HasIndex("TenantId", "Id");
+
+                    b.HasIndex("TenantId", "PredictionId")
+                        .IsUnique();
+
+                    b.ToTable("pending_predictions", (string)null);
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.TenantRecord", b =>
@@ -246,6 +313,15 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.NoiseRecord", b =>
+                {
+                    b.HasOne("LoKO.Server.Storage.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.PendingPredictionRecord", b =>
                 {
                     b.HasOne("LoKO.Server.Storage.TenantRecord", null)
                         .WithMany()

@@ -111,6 +111,12 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                     b.Property<long>("Sequence")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("ShownLabelIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("ShownLoss")
+                        .HasColumnType("REAL");
+
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -139,6 +145,9 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<double?>("MeanP")
+                        .HasColumnType("REAL");
+
                     b.Property<string>("TenantId")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -155,6 +164,62 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                         .IsUnique();
 
                     b.ToTable("noise_history", (string)null);
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.PendingPredictionRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("AdapterVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedUtc")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresUtc")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Height")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<byte[]>("Payload")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<int>("PayloadKind")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("PredictedIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PredictionId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProbabilitiesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Width")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TenantId", "ExpiresUtc");
+
+                    b.HasIndex("TenantId", "Id");
+
+                    b.HasIndex("TenantId", "PredictionId")
+                        .IsUnique();
+
+                    b.ToTable("pending_predictions", (string)null);
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.TenantRecord", b =>
@@ -235,6 +300,15 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.NoiseRecord", b =>
+                {
+                    b.HasOne("LoKO.Server.Storage.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.PendingPredictionRecord", b =>
                 {
                     b.HasOne("LoKO.Server.Storage.TenantRecord", null)
                         .WithMany()
