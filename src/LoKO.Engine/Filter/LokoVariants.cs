@@ -9,15 +9,35 @@ public static class LokoVariants
     /// <summary>The paper's filter (LOKO-ALGORITHM.md, steps 1–10): probabilities observed, one diagonal over θ, EMA noise.</summary>
     public const string Paper = "paper";
 
-    /// <summary>The variant a tenant gets when it names none.</summary>
-    public const string Default = Paper;
+    /// <summary>
+    /// The natural-gradient filter: logits observed with the categorical noise Λ, the head its own block with a full
+    /// shared covariance (recursive least squares), the LoRA block diagonal in precision form fed by the gradient
+    /// (one reverse pass at any C), its prior measured over the first 20 examples. Chosen by the sweeps and full runs
+    /// of docs/benchmarks/2026-12-01.
+    /// </summary>
+    public const string Natural = "natural";
 
-    public static IReadOnlyList<string> Names { get; } = [Paper];
+    /// <summary>The variant a tenant gets when it names none.</summary>
+    public const string Default = Natural;
+
+    public static IReadOnlyList<string> Names { get; } = [Natural, Paper];
 
     /// <summary>The options of a named variant; settings given with it override its values.</summary>
     public static LokoOptions Named(string name) => name.ToLowerInvariant() switch
     {
         Paper => LokoOptions.Paper,
+        Natural => NaturalOptions,
         _ => throw new ArgumentException($"unknown filter variant '{name}': one of {string.Join(", ", Names)}", nameof(name)),
+    };
+
+    static readonly LokoOptions NaturalOptions = LokoOptions.Paper with
+    {
+        Observation = ObservationSpace.Logits,
+        Head = HeadCovariance.Shared,
+        DiagonalObservation = DiagonalObservation.Gradient,
+        DiagonalForm = DiagonalForm.Precision,
+        HeadPriorVariance = 5,
+        DiagonalPriorVariance = 0.03,
+        PriorExamples = 20,
     };
 }

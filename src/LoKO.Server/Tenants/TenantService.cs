@@ -27,8 +27,11 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         var errors = RequestValidator.ValidateCreateTenant(request, ModelPresets.Names.ToList(), LokoVariants.Names, Limits);
         if (errors.Count > 0) throw new FieldValidationException(errors);
 
-        var key = ApiKeys.NewKey("loko_");
         var optimizer = request.Optimizer ?? TenantOptimizers.Loko;
+        var filter = TenantSettings.ForCreation(optimizer, request.Filter);
+        if (optimizer == TenantOptimizers.Loko && TenantSettings.ValidateCombination(filter) is { Count: > 0 } combination)
+            throw new FieldValidationException(combination);
+        var key = ApiKeys.NewKey("loko_");
         var record = new TenantRecord
         {
             TenantId = request.TenantId!,
@@ -36,7 +39,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
             LabelsJson = JsonSerializer.Serialize(request.Labels, TenantSettings.Json),
             Optimizer = optimizer,
             LoraJson = JsonSerializer.Serialize(request.Lora ?? new LoraSettings(), TenantSettings.Json),
-            FilterJson = JsonSerializer.Serialize(TenantSettings.ForCreation(optimizer, request.Filter), TenantSettings.Json),
+            FilterJson = JsonSerializer.Serialize(filter, TenantSettings.Json),
             ApiKeyHash = ApiKeys.Hash(key),
             Seed = request.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
             CreatedUtc = DateTime.UtcNow,

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LoKO.Contracts.Rest;
+using LoKO.Contracts.Validation;
 using LoKO.Engine.Filter;
 using LoKO.Engine.Lora;
 using LoKO.Server.Storage;
@@ -55,18 +56,37 @@ public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyLis
     public FilterSettings DescribedFilter => Optimizer == TenantOptimizers.Loko ? Filter with { Variant = Variant } : Filter;
 
     /// <summary>The variant's options, then the tenant's explicit settings over them.</summary>
-    public LokoOptions LokoOptions
+    public LokoOptions LokoOptions => OptionsFor(Filter with { Variant = Variant });
+
+    /// <summary>The options of <paramref name="filter"/>'s variant with its explicit settings over them.</summary>
+    public static LokoOptions OptionsFor(FilterSettings filter)
     {
-        get
+        var o = LokoVariants.Named(filter.Variant ?? LegacyVariant);
+        if (filter.P0 is { } p0) o = o with { P0 = Enum.Parse<InitialCovariance>(p0, ignoreCase: true) };
+        if (filter.P0Constant is { } c) o = o with { P0Constant = c };
+        if (filter.R0 is { } r0) o = o with { R0 = r0 };
+        if (filter.Beta is { } beta) o = o with { Beta = beta };
+        if (filter.Q is { } q) o = o with { Q = q };
+        if (filter.Noise is { } noise) o = o with { Noise = Enum.Parse<NoiseStructure>(noise, ignoreCase: true) };
+        return o;
+    }
+
+    /// <summary>
+    /// Errors of settings that are each valid but do not fit the variant (e.g. the paper's bounded P₀ under the
+    /// natural variant), each naming its field: checked at creation, so a tenant never fails at activation.
+    /// </summary>
+    public static List<FieldError> ValidateCombination(FilterSettings filter)
+    {
+        try
         {
-            var o = LokoVariants.Named(Variant);
-            if (Filter.P0 is { } p0) o = o with { P0 = Enum.Parse<InitialCovariance>(p0, ignoreCase: true) };
-            if (Filter.P0Constant is { } c) o = o with { P0Constant = c };
-            if (Filter.R0 is { } r0) o = o with { R0 = r0 };
-            if (Filter.Beta is { } beta) o = o with { Beta = beta };
-            if (Filter.Q is { } q) o = o with { Q = q };
-            if (Filter.Noise is { } noise) o = o with { Noise = Enum.Parse<NoiseStructure>(noise, ignoreCase: true) };
-            return o;
+            OptionsFor(filter).Validate();
+            return [];
+        }
+        catch (ArgumentException e)
+        {
+            var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+            if (e is ArgumentOutOfRangeException { ActualValue: { } actual }) message = message.Replace($"{Environment.NewLine}Actual value was {actual}.", "");
+            return [new FieldError($"filter.{e.ParamName ?? "variant"}", $"{message} (variant '{filter.Variant ?? LegacyVariant}')")];
         }
     }
 
