@@ -84,6 +84,76 @@ public class DeploymentArtifactsTests(SharedServer shared)
         }
     }
 
+    /// <summary>
+    /// The alert rules (deploy/prometheus/alerts.yml; promtool checks their syntax and runs their unit tests in
+    /// .ci/run) query only metrics the server exports, and Prometheus loads them in compose.
+    /// </summary>
+    [Fact]
+    public async Task EveryMetricTheAlertRulesQueryIsExportedAndPrometheusLoadsThem()
+    {
+        const string tenant = "deployment-alerts";
+        var key = await S.CreateTenantAsync(tenant);
+        var (posted, _) = await S.SendAsync(HttpMethod.Post, $"/v1/tenants/{tenant}/examples", key, new { text = "the fan is loud", label = "computers" });
+        Assert.Equal(HttpStatusCode.Accepted, posted.StatusCode);
+        await S.WaitForAppliedAsync(tenant, key, 1);
+        var metrics = S.Services.GetRequiredService<LoKOMetrics>();
+        var probe = metrics.Track("deployment-alerts-probe", () => 0);
+        metrics.Rejected(probe);
+        metrics.Stepped(probe, TimeSpan.FromMilliseconds(1), applied: true, correct: true, loss: 0.5,
+            innovationNorm: 1, noiseTrace: 1, meanCovariance: 1, guardEvent: "loss spike");
+        metrics.Untrack("deployment-alerts-probe", probe);
+        var text = await Scrape.UntilAsync(S, t =>
+            Scrape.Value(t, "loko_tenant_frozen", tenant) == 0 && Scrape.Value(t, "loko_guard_events_total", "deployment-alerts-probe") == 1);
+        var exported = Regex.Matches(text, @"(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]").Select(m => m.Groups[1].Value).ToHashSet();
+
+        var rules = ParseRules(File.ReadAllLines(Path.Combine(Root, "deploy/prometheus/alerts.yml")));
+        Assert.Equal(["LoKOQueueFull", "LoKOTenantDiverging", "LoKOTenantFrozen", "LoKOTenantStalled"], rules.Keys.Order());
+        foreach (var (alert, expr) in rules)
+        {
+            var names = Regex.Matches(expr, @"\bloko_[a-zA-Z0-9_]+").Select(m => m.Value).Distinct().ToList();
+            Assert.True(names.Count > 0, $"alert {alert}: '{expr}' queries no loko metric");
+            foreach (var name in names) Assert.True(exported.Contains(name), $"alert {alert}: '{name}' is not exported at /metrics");
+        }
+        Assert.Contains("loko_tenant_frozen", rules["LoKOTenantFrozen"]);
+        Assert.Contains("loko_tenant_frozen", rules["LoKOTenantStalled"]);
+        Assert.Contains("loko_queue_capacity", rules["LoKOQueueFull"]);
+
+        var prometheus = File.ReadAllText(Path.Combine(Root, "deploy/prometheus/prometheus.yml"));
+        Assert.Matches(@"(?m)^rule_files:\s*\n\s*-\s*alerts\.yml\s*$", prometheus);
+        var compose = File.ReadAllText(Path.Combine(Root, "docker-compose.yml"));
+        Assert.Contains("./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro", compose);
+        Assert.Contains("./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro", compose);
+        var ci = File.ReadAllText(Path.Combine(Root, ".ci/run"));
+        Assert.Contains("promtool check rules deploy/prometheus/alerts.yml", ci);
+        Assert.Contains("promtool test rules deploy/prometheus/alerts.test.yml", ci);
+    }
+
+    /// <summary>alert name → expression, from a rules file (an expression is one line or a block scalar under "expr: |").</summary>
+    static Dictionary<string, string> ParseRules(string[] lines)
+    {
+        var rules = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? alert = null;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var name = Regex.Match(lines[i], @"^\s*-\s*alert:\s*(\S+)\s*$");
+            if (name.Success) { alert = name.Groups[1].Value; continue; }
+            var expr = Regex.Match(lines[i], @"^(\s*)expr:\s*(.*)$");
+            if (!expr.Success) continue;
+            Assert.True(alert is not null, $"line {i + 1}: an expression outside an alert rule");
+            var value = expr.Groups[2].Value.Trim();
+            if (value is "|" or ">" or "|-" or ">-")
+            {
+                int indent = expr.Groups[1].Value.Length;
+                var block = new List<string>();
+                while (i + 1 < lines.Length && (lines[i + 1].Trim().Length == 0 || lines[i + 1].Length - lines[i + 1].TrimStart().Length > indent))
+                    block.Add(lines[++i].Trim());
+                value = string.Join(' ', block).Trim();
+            }
+            rules.Add(alert!, value);
+        }
+        return rules;
+    }
+
     [Fact]
     public void PrometheusComposeAndKubernetesUseThePortsTheImageExposes()
     {

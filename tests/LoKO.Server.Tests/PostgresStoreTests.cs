@@ -25,4 +25,7 @@ public class PostgresStoreTests(PostgresDatabase database) : IClassFixture<Postg
     [PostgresFact]
     public Task PredictionsExpireAndPastTheBoundTheOldestAreDropped() =>
         new PendingPredictionScenarios(database.ServerArgs).PredictionsExpireAndPastTheBoundTheOldestAreDroppedAsync();
+
+    [PostgresFact]
+    public Task AFreezeSurvivesARestartAndAResumeLearnsTheLog() => Scenarios.AFreezeSurvivesARestartAndAResumeLearnsTheLogAsync();
 }

@@ -25,4 +25,7 @@ public class SqliteStoreTests
     [Fact]
     public Task PredictionsExpireAndPastTheBoundTheOldestAreDropped() =>
         new PendingPredictionScenarios([]).PredictionsExpireAndPastTheBoundTheOldestAreDroppedAsync();
+
+    [Fact]
+    public Task AFreezeSurvivesARestartAndAResumeLearnsTheLog() => _scenarios.AFreezeSurvivesARestartAndAResumeLearnsTheLogAsync();
 }

@@ -102,6 +102,54 @@ public sealed class StoreScenarios(string[] store)
     }
 
     /// <summary>
+    /// A freeze is durable: labels flipped mid-stream freeze the tenant; after a restart it is still frozen (its
+    /// gauge reported before it is loaded, its events kept, nothing learned), and a resume then learns the log.
+    /// </summary>
+    public async Task AFreezeSurvivesARestartAndAResumeLearnsTheLogAsync()
+    {
+        const string tenant = "freeze-restart";
+        var data = TempDirectory();
+        try
+        {
+            string key;
+            JsonElement before;
+            await using (var first = await StartAsync(data, FlippedStream.Settings))
+            {
+                key = await first.CreateTenantAsync(tenant, seed: 3);
+                var (posted, _) = await first.SendAsync(HttpMethod.Post, $"/v1/tenants/{tenant}/examples", key, FlippedStream.Rest(0, 60));
+                Assert.Equal(HttpStatusCode.Accepted, posted.StatusCode);
+                before = await FlippedStream.WaitUntilAsync(first, tenant, key, t => t.GetProperty("frozen").GetBoolean(), "a freeze");
+            }
+
+            await using var second = await StartAsync(data, FlippedStream.Settings);
+            // Reported before the tenant is loaded.
+            await Scrape.UntilAsync(second, t => Scrape.Value(t, "loko_tenant_frozen", tenant) == 1);
+            var (response, after) = await second.SendAsync(HttpMethod.Get, $"/v1/tenants/{tenant}", key);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True(after.GetProperty("frozen").GetBoolean());
+            Assert.Equal(before.GetProperty("events").GetRawText(), after.GetProperty("events").GetRawText());
+            Assert.Equal(before.GetProperty("lastAppliedSequence").GetInt64(), after.GetProperty("lastAppliedSequence").GetInt64());
+            Assert.Equal(before.GetProperty("checkpointVersion").GetInt64(), after.GetProperty("checkpointVersion").GetInt64());
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var (_, idle) = await second.SendAsync(HttpMethod.Get, $"/v1/tenants/{tenant}", key);
+            Assert.Equal(before.GetProperty("lastAppliedSequence").GetInt64(), idle.GetProperty("lastAppliedSequence").GetInt64());
+
+            Assert.Contains("rolled back to checkpoint v4 (sequence 40)", after.GetProperty("events")[0].GetProperty("reason").GetString());
+            var log = await FlippedStream.LogAsync(second, tenant);
+            for (long sequence = 41; sequence <= 60; sequence++) Assert.Equal((false, false), log[sequence]);
+
+            var (resumed, _) = await second.SendAsync(HttpMethod.Post, $"/v1/tenants/{tenant}/resume", key);
+            Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
+            var done = await FlippedStream.WaitUntilAsync(second, tenant, key, t => t.GetProperty("lastAppliedSequence").GetInt64() == 60, "the replay");
+            Assert.Equal(60, done.GetProperty("examplesApplied").GetInt64() + done.GetProperty("examplesRejected").GetInt64());
+        }
+        finally
+        {
+            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>
     /// Two tenants of one gradient baseline with one seed learn the same 60 examples: one straight through, the other
     /// with a graceful restart after 30. The shutdown checkpoint carries the optimizer's state (AdamW's moments and
     /// step, AdaGrad's sum of squared gradients and step; plain SGD has none), so both end with the same θ.

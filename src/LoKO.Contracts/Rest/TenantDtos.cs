@@ -19,6 +19,29 @@ public sealed record CreateTenantRequest
     /// Unset: a random seed, chosen at creation and shown in the tenant's description.
     /// </summary>
     public long? Seed { get; init; }
+    /// <summary>The tenant's own rate limits and log cap (creation takes the admin key); unset fields take the server's defaults.</summary>
+    public TenantQuotas? Quotas { get; init; }
+}
+
+/// <summary>
+/// A tenant's rate limits and log cap; 0 = unlimited. At creation, unset fields take the server's defaults
+/// (LoKO:Quotas:*); a description shows every limit in force.
+/// </summary>
+public sealed record TenantQuotas
+{
+    /// <summary>Examples (appends and feedback) per second; bursts up to one second's worth.</summary>
+    public double? ExamplesPerSecond { get; init; }
+    /// <summary>Predictions per second; bursts up to one second's worth.</summary>
+    public double? PredictionsPerSecond { get; init; }
+    /// <summary>Log entries kept (accepted and not yet compacted away) beyond which appends are refused.</summary>
+    public long? MaxLogEntries { get; init; }
+}
+
+/// <summary>Something the service did to a tenant (a freeze by the guard rails, a resume), with its figures.</summary>
+public sealed record TenantEvent(DateTimeOffset TimeUtc, string Kind, string Reason, long CheckpointVersion, long LastAppliedSequence)
+{
+    public const string Frozen = "frozen";
+    public const string Resumed = "resumed";
 }
 
 public sealed record LoraSettings
@@ -79,6 +102,17 @@ public sealed record TenantResponse
     /// <summary>The adapter's initialisation seed.</summary>
     public long Seed { get; init; }
     public DateTimeOffset CreatedUtc { get; init; }
+    /// <summary>The limits in force: the tenant's own, else the server's defaults (0 = unlimited).</summary>
+    public TenantQuotas? Quotas { get; init; }
+    /// <summary>Log entries kept: accepted and not yet compacted away (what quotas.maxLogEntries caps).</summary>
+    public long LogEntries { get; init; }
+    /// <summary>
+    /// The guard rails froze learning: examples are still accepted and logged and predictions served, but no step is
+    /// applied until POST …/resume.
+    /// </summary>
+    public bool Frozen { get; init; }
+    /// <summary>The latest freeze and resume events, oldest first.</summary>
+    public IReadOnlyList<TenantEvent> Events { get; init; } = [];
 }
 
 public sealed record CheckpointResponse(long Version, long LastAppliedSequence, long ExamplesApplied, DateTimeOffset CreatedUtc, double? NoiseTrace);

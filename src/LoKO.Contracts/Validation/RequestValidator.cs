@@ -79,7 +79,27 @@ public static partial class RequestValidator
             if (f.Beta is { } beta && !(beta >= 0 && beta < 1)) errors.Add(new("filter.beta", "must lie in [0, 1)"));
             if (f.Q is { } q && (!double.IsFinite(q) || q < 0)) errors.Add(new("filter.q", "must be zero or positive"));
         }
+        if (request.Quotas is { } quotas) errors.AddRange(ValidateQuotas(quotas));
         return errors;
+    }
+
+    /// <summary>The most a rate quota may allow (per second).</summary>
+    public const double MaxRate = 1_000_000;
+
+    /// <summary>Per-tenant quotas: each given limit 0 (unlimited) or positive; fields are named "quotas.…".</summary>
+    public static List<FieldError> ValidateQuotas(TenantQuotas quotas, string prefix = "quotas.")
+    {
+        var errors = new List<FieldError>();
+        Rate(quotas.ExamplesPerSecond, prefix + "examplesPerSecond", errors);
+        Rate(quotas.PredictionsPerSecond, prefix + "predictionsPerSecond", errors);
+        if (quotas.MaxLogEntries is < 0) errors.Add(new(prefix + "maxLogEntries", "must be zero (unlimited) or positive"));
+        return errors;
+    }
+
+    static void Rate(double? value, string field, List<FieldError> errors)
+    {
+        if (value is { } v && (!double.IsFinite(v) || v < 0 || v > MaxRate))
+            errors.Add(new(field, $"must be zero (unlimited) or a positive number of at most {MaxRate:0} per second"));
     }
 
     static void Positive(double? value, string field, List<FieldError> errors)

@@ -57,6 +57,19 @@ public sealed class ErrorMapping(IProblemDetailsService problems, ILogger<ErrorM
                 context.Response.Headers.RetryAfter = Math.Ceiling(q.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
                 problem = new ProblemDetails { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests.", Detail = q.Message };
                 break;
+            case QuotaExceededException e:
+                context.Response.Headers.RetryAfter = TenantRateLimits.RetryAfterSeconds(e.RetryAfter).ToString(CultureInfo.InvariantCulture);
+                // Names the quota like a 400 names a field: the request is well formed, the tenant's quota refuses it now.
+                problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [e.Quota] = [e.Message] })
+                {
+                    Status = StatusCodes.Status429TooManyRequests,
+                    Title = "Too many requests.",
+                    Detail = e.Message,
+                };
+                break;
+            case TenantNotFrozenException n:
+                problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = n.Message };
+                break;
             case InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal):
                 problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = i.Message };
                 break;

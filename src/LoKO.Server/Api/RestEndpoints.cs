@@ -134,6 +134,15 @@ public static class RestEndpoints
         .ProducesValidationProblem()
         .WithSummary("Return to a checkpoint; later log entries are marked not applied and never learned.");
 
+        v1.MapPost("/{tenantId}/resume", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
+        {
+            await auth.RequireTenantAsync(Header(http), tenantId, ct);
+            return Results.Ok(await tenants.ResumeAsync(tenantId));
+        })
+        .Produces<TenantResponse>()
+        .ProducesProblem(StatusCodes.Status409Conflict)
+        .WithSummary("End a freeze by the guard rails: the log after the checkpoint it returned to is learned again, in order, once.");
+
         v1.MapGet("/{tenantId}/adapter", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {
             await auth.RequireTenantAsync(Header(http), tenantId, ct);

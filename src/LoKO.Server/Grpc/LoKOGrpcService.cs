@@ -35,6 +35,12 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
             },
             Filter = request.Filter is null ? null : FromProto(request.Filter),
             Seed = request.HasSeed ? request.Seed : null,
+            Quotas = request.Quotas is null ? null : new Rest.TenantQuotas
+            {
+                ExamplesPerSecond = request.Quotas.HasExamplesPerSecond ? request.Quotas.ExamplesPerSecond : null,
+                PredictionsPerSecond = request.Quotas.HasPredictionsPerSecond ? request.Quotas.PredictionsPerSecond : null,
+                MaxLogEntries = request.Quotas.HasMaxLogEntries ? request.Quotas.MaxLogEntries : null,
+            },
         }, context.CancellationToken);
         return new V1.CreateTenantResponse { TenantId = created.TenantId, ApiKey = created.ApiKey };
     }
@@ -181,6 +187,12 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
         return ToProto(await tenants.RollbackAsync(request.TenantId, request.Version));
     }
 
+    public override async Task<V1.Tenant> Resume(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        return ToProto(await tenants.ResumeAsync(request.TenantId));
+    }
+
     public override async Task<V1.AdapterFile> ExportAdapter(V1.TenantRef request, ServerCallContext context)
     {
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
@@ -221,9 +233,22 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
             ExamplesAccepted = t.ExamplesAccepted, ExamplesApplied = t.ExamplesApplied, ExamplesRejected = t.ExamplesRejected,
             OnlineAccuracy = t.OnlineAccuracy ?? double.NaN, CheckpointVersion = t.CheckpointVersion,
             LastAppliedSequence = t.LastAppliedSequence, QueueDepth = t.QueueDepth, Seed = t.Seed,
+            LogEntries = t.LogEntries, Frozen = t.Frozen,
         };
         proto.Labels.AddRange(t.Labels);
         if (t.Filter is not null) proto.Filter = ToProto(t.Filter);
+        if (t.Quotas is { } q)
+        {
+            proto.Quotas = new V1.Quotas();
+            if (q.ExamplesPerSecond is { } examples) proto.Quotas.ExamplesPerSecond = examples;
+            if (q.PredictionsPerSecond is { } predictions) proto.Quotas.PredictionsPerSecond = predictions;
+            if (q.MaxLogEntries is { } entries) proto.Quotas.MaxLogEntries = entries;
+        }
+        proto.Events.AddRange(t.Events.Select(e => new V1.TenantEvent
+        {
+            TimeUtc = e.TimeUtc.ToString("O", CultureInfo.InvariantCulture), Kind = e.Kind, Reason = e.Reason,
+            CheckpointVersion = e.CheckpointVersion, LastAppliedSequence = e.LastAppliedSequence,
+        }));
         return proto;
     }
 
@@ -287,6 +312,8 @@ public sealed class GrpcErrorMapping(ILogger<GrpcErrorMapping> logger) : Interce
             PredictionNotFoundException p => (StatusCode.NotFound, p.Message),
             TenantExistsException x => (StatusCode.AlreadyExists, x.Message),
             QueueFullException q => (StatusCode.ResourceExhausted, q.Message),
+            QuotaExceededException qx => (StatusCode.ResourceExhausted, qx.Message),
+            TenantNotFrozenException n => (StatusCode.FailedPrecondition, n.Message),
             InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal) => (StatusCode.FailedPrecondition, i.Message),
             OperationCanceledException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
             _ => (StatusCode.Internal, "internal error"),
@@ -296,6 +323,11 @@ public sealed class GrpcErrorMapping(ILogger<GrpcErrorMapping> logger) : Interce
         if (e is FieldValidationException fv) trailers.Add("field", fv.Errors[0].Field);
         if (e is PredictionNotFoundException) trailers.Add("field", PredictionNotFoundException.Field);
         if (e is QueueFullException qf) trailers.Add("retry-after", Math.Ceiling(qf.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture));
+        if (e is QuotaExceededException quota)
+        {
+            trailers.Add("quota", quota.Quota);
+            trailers.Add("retry-after", TenantRateLimits.RetryAfterSeconds(quota.RetryAfter).ToString(CultureInfo.InvariantCulture));
+        }
         return new RpcException(new Status(code, message), trailers);
     }
 }

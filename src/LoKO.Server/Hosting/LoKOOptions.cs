@@ -64,6 +64,12 @@ public sealed class LoKOOptions
     /// <summary>Tenant label bound and window of the metrics exported at /metrics.</summary>
     public MetricsOptions Metrics { get; set; } = new();
 
+    /// <summary>When a tenant's learning is frozen (accuracy collapse, repeated divergence).</summary>
+    public GuardRailOptions Guard { get; set; } = new();
+
+    /// <summary>Server-wide defaults of the per-tenant rate limits and log cap.</summary>
+    public QuotaOptions Quotas { get; set; } = new();
+
     /// <summary>The Orleans silo that hosts the tenant grains.</summary>
     public OrleansOptions Orleans { get; set; } = new();
 

@@ -66,6 +66,7 @@ public static class LoKOServer
 
         var app = builder.Build();
         MetadataStore.Migrate(app.Services, app.Logger);
+        Tenants.TenantFreeze.SeedMetrics(app.Services);
         // Create the admin key (or generate it into the data dir) at startup, not on the first request.
         app.Services.GetRequiredService<AdminKey>();
 

@@ -32,6 +32,7 @@ public static class TenantHosting
             sp.GetRequiredService<IDbContextFactory<LoKODbContext>>(), sp.GetRequiredService<ComputeExecutor>(),
             sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<CheckpointFiles>(), sp.GetRequiredService<IOptions<LoKOOptions>>().Value,
             sp.GetRequiredService<LoKOMetrics>(), sp.GetRequiredService<ILogger<TenantActor>>()));
+        services.AddSingleton<TenantRateLimits>();
         services.AddSingleton<TenantService>();
         services.AddSerializer(serializer => serializer.AddLoKOContracts());
         // A gRPC append may wait QueueWaitSeconds for room in the tenant's queue; a first activation may load a base model.

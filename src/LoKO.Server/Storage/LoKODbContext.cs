@@ -4,7 +4,7 @@ namespace LoKO.Server.Storage;
 
 /// <summary>
 /// The metadata store: tenants, the example log, the idempotency keys, the checkpoint index, the noise history and the
-/// predictions kept for feedback.
+/// predictions kept for feedback and the tenants' freeze and resume events.
 /// One model for every provider; each provider has its own subclass so that its migrations (which differ in
 /// column types) live apart, in Storage/Migrations/&lt;provider&gt;.
 /// </summary>
@@ -16,6 +16,7 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
     public DbSet<CheckpointRecord> Checkpoints => Set<CheckpointRecord>();
     public DbSet<NoiseRecord> NoiseHistory => Set<NoiseRecord>();
     public DbSet<PendingPredictionRecord> PendingPredictions => Set<PendingPredictionRecord>();
+    public DbSet<TenantEventRecord> TenantEvents => Set<TenantEventRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder conventions) =>
         conventions.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
@@ -61,6 +62,13 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
             // The bound drops a tenant's oldest rows; the sweep its expired ones.
             e.HasIndex(x => new { x.TenantId, x.Id });
             e.HasIndex(x => new { x.TenantId, x.ExpiresUtc });
+            e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
+        });
+        model.Entity<TenantEventRecord>(e =>
+        {
+            e.ToTable("tenant_events");
+            e.Property(x => x.Kind).HasMaxLength(16);
+            e.HasIndex(x => new { x.TenantId, x.Id });
             e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
         });
     }

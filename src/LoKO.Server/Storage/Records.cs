@@ -22,6 +22,10 @@ public sealed class TenantRecord
     /// <summary>Checkpoint versions are never reused, even after a rollback.</summary>
     public long NextCheckpointVersion { get; set; } = 1;
     public DateTime CreatedUtc { get; set; }
+    /// <summary>The guard rails froze learning (examples are still logged); cleared by a resume.</summary>
+    public bool Frozen { get; set; }
+    /// <summary>The tenant's own quotas as JSON (LoKO.Contracts.Rest.TenantQuotas); null = the server's defaults.</summary>
+    public string? QuotasJson { get; set; }
 }
 
 /// <summary>Kinds of stored example payloads.</summary>
@@ -87,6 +91,25 @@ public sealed class CheckpointRecord
     /// <summary>Prequential hits among the applied examples (online accuracy = Correct / ExamplesApplied).</summary>
     public long Correct { get; set; }
     public DateTime CreatedUtc { get; set; }
+    /// <summary>
+    /// Of a state a freeze or a rollback abandoned (a later version than the one it returned to): never a freeze's
+    /// rollback target, since the log after it is learned again from the earlier state.
+    /// </summary>
+    public bool Discarded { get; set; }
+}
+
+/// <summary>A freeze or resume of a tenant (see <see cref="Tenants.TenantFreeze"/>), shown in its description.</summary>
+public sealed class TenantEventRecord
+{
+    public long Id { get; set; }
+    public required string TenantId { get; set; }
+    public DateTime TimeUtc { get; set; }
+    /// <summary>"frozen" or "resumed".</summary>
+    public required string Kind { get; set; }
+    public required string Reason { get; set; }
+    /// <summary>The checkpoint the tenant's state descends from afterwards (0 = its initial state).</summary>
+    public long CheckpointVersion { get; set; }
+    public long LastAppliedSequence { get; set; }
 }
 
 /// <summary>The LoKO filter's observation-noise estimate R at a checkpoint.</summary>

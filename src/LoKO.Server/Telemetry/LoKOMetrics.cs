@@ -35,6 +35,9 @@ public sealed class LoKOMetrics
     readonly ConcurrentDictionary<string, string> _labels = new(StringComparer.Ordinal);
     readonly Lock _labelGate = new();
     readonly ConcurrentDictionary<string, TenantGauges> _resident = new(StringComparer.Ordinal);
+    // Frozen or not, per tenant seen since startup (seeded with the stored frozen tenants): kept across eviction,
+    // so that a frozen tenant that is not resident still reports 1.
+    readonly ConcurrentDictionary<string, bool> _frozen = new(StringComparer.Ordinal);
 
     readonly Counter<long> _accepted, _applied, _rejected, _guardEvents;
     readonly Histogram<double> _stepDuration, _checkpointDuration;
@@ -60,6 +63,11 @@ public sealed class LoKOMetrics
             "Estimated memory of the resident tenants' adapters and optimizer state, spent against LoKO:ResidentTenantBudgetMB.");
         meter.CreateObservableGauge("loko.queue.depth", () => Observe(g => g.QueueDepth(), sum: true), "{example}",
             "Accepted examples waiting to be learned.");
+        var queueCapacity = options.Value.MaxQueuedExamples;
+        meter.CreateObservableGauge("loko.queue.capacity", () => queueCapacity, "{example}",
+            "Examples a tenant's queue holds before appends are refused (LoKO:MaxQueuedExamples).");
+        meter.CreateObservableGauge("loko.tenant.frozen", ObserveFrozen, unit: null, description:
+            "1 while the guard rails keep the tenant's learning frozen (examples are still logged), else 0.");
         meter.CreateObservableGauge("loko.online.accuracy", () => Observe(g => g.Accuracy), unit: null, description:
             "Prequential accuracy (prediction before learning) over the last window of examples.");
         meter.CreateObservableGauge("loko.online.loss", () => Observe(g => g.Loss), unit: null, description: "Mean step loss over the last window of examples.");
@@ -92,6 +100,12 @@ public sealed class LoKOMetrics
 
     public void Untrack(string tenantId, TenantGauges gauges) => _resident.TryRemove(KeyValuePair.Create(tenantId, gauges));
 
+    /// <summary>The tenant's frozen state as <c>loko_tenant_frozen</c> reports it (also while it is not resident).</summary>
+    public void SetFrozen(string tenantId, bool frozen) => _frozen[tenantId] = frozen;
+
+    /// <summary>A deleted tenant: its frozen series goes away.</summary>
+    public void Forget(string tenantId) => _frozen.TryRemove(tenantId, out _);
+
     public void Accepted(TenantGauges tenant, int count)
     {
         if (count > 0) _accepted.Add(count, Tag(tenant));
@@ -119,6 +133,19 @@ public sealed class LoKOMetrics
         guardEvent.Contains("loss", StringComparison.Ordinal) ? "loss"
         : guardEvent.Contains("eᵀS⁻¹e", StringComparison.Ordinal) ? "innovation"
         : "other";
+
+    /// <summary>Per label, 1 when any tenant under it is frozen.</summary>
+    IEnumerable<Measurement<int>> ObserveFrozen()
+    {
+        var groups = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (tenantId, frozen) in _frozen)
+        {
+            var label = LabelOf(tenantId);
+            groups[label] = Math.Max(groups.GetValueOrDefault(label), frozen ? 1 : 0);
+        }
+        foreach (var (label, value) in groups)
+            yield return new Measurement<int>(value, new KeyValuePair<string, object?>("tenant", label));
+    }
 
     IEnumerable<Measurement<double>> Observe(Func<TenantGauges, double> value, bool sum = false)
     {

@@ -34,6 +34,10 @@ public interface ITenantGrain : IGrainWithStringKey
     [Alias("rollback")]
     Task<TenantResponse> RollbackAsync(long version);
 
+    /// <summary>Ends a freeze by the guard rails; the log after the state it returned to is learned again, in order.</summary>
+    [Alias("resume")]
+    Task<TenantResponse> ResumeAsync();
+
     [Alias("export")]
     Task<AdapterFile> ExportAsync();
 

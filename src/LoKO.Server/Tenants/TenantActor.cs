@@ -36,7 +36,7 @@ public sealed record TenantServices(
 /// Numeric work is handed to the <see cref="ComputeExecutor"/>; the loop itself only awaits.
 /// Appends run outside the loop (serialised by their own gate) so acknowledgements never wait for learning.
 /// </summary>
-public sealed class TenantActor
+public sealed partial class TenantActor
 {
     readonly TenantServices _s;
     readonly ConcurrentQueue<PendingStep> _pending = new();
@@ -58,7 +58,9 @@ public sealed class TenantActor
     long _stepsSinceCheckpoint;
     DateTime _lastCheckpointUtc = DateTime.UtcNow;
     bool _warmupPending;
+    long _logEntries; // rows of this tenant's log (accepted, not yet compacted away): what quotas.maxLogEntries caps
     readonly TenantGauges _gauges;
+    readonly TenantFreeze _freeze;
 
     TenantActor(TenantServices services, TenantSettings settings)
     {
@@ -66,15 +68,19 @@ public sealed class TenantActor
         Settings = settings;
         _gauges = services.Metrics.Track(settings.TenantId, () => _pending.Count);
         Predictions = new PendingPredictions(settings.TenantId, services.Db, services.Options.PredictionTtlSeconds, services.Options.MaxPendingPredictions);
+        Quotas = QuotaLimits.Of(settings.Quotas, services.Options.Quotas);
+        _freeze = new TenantFreeze(settings.TenantId, services);
     }
 
     public TenantSettings Settings { get; }
+    /// <summary>The quotas in force: the tenant's own, else the server's defaults.</summary>
+    public QuotaLimits Quotas { get; }
     /// <summary>The predictions kept for feedback.</summary>
     public PendingPredictions Predictions { get; }
     public string TenantId => Settings.TenantId;
-    /// <summary>What an example or input must look like for this tenant: its labels and input modality.</summary>
+    /// <summary>What an example or input must look like for this tenant (its labels and input modality), and its quotas.</summary>
     public TenantSchema Schema => new(Settings.Labels,
-        _model.Modality == Engine.Models.Modality.Text ? InputModality.Text : InputModality.Image);
+        _model.Modality == Engine.Models.Modality.Text ? InputModality.Text : InputModality.Image, Quotas);
     /// <summary>Estimated memory this tenant holds while resident (the base model is shared and not counted).</summary>
     public long ResidentBytes => TenantFootprint.Bytes(Settings.Optimizer, _adapter.Layout.Size, Settings.Labels.Count);
 
@@ -101,6 +107,7 @@ public sealed class TenantActor
             OnlineAccuracy = status.OnlineAccuracy, CheckpointVersion = status.CheckpointVersion,
             LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth, Seed = s.Seed,
             CreatedUtc = new DateTimeOffset(DateTime.SpecifyKind(s.CreatedUtc, DateTimeKind.Utc)),
+            Quotas = Quotas.Describe(), LogEntries = Interlocked.Read(ref _logEntries), Frozen = _freeze.Frozen, Events = _freeze.Events,
         };
     }
 
@@ -111,7 +118,7 @@ public sealed class TenantActor
     {
         TenantRecord record;
         CheckpointRecord? checkpoint = null;
-        long maxSequence;
+        long maxSequence, logEntries;
         await using (var db = await s.Db.CreateDbContextAsync(ct))
         {
             record = await db.Tenants.AsNoTracking().SingleOrDefaultAsync(t => t.TenantId == tenantId, ct)
@@ -124,6 +131,7 @@ public sealed class TenantActor
                 Math.Max(
                     await db.Checkpoints.Where(c => c.TenantId == tenantId).MaxAsync(c => (long?)c.LastAppliedSequence, ct) ?? 0,
                     await db.ExampleIds.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0));
+            logEntries = await db.Examples.LongCountAsync(x => x.TenantId == tenantId, ct);
         }
 
         var actor = new TenantActor(s, TenantSettings.FromRecord(record))
@@ -131,13 +139,17 @@ public sealed class TenantActor
             _nextSequence = maxSequence + 1,
             _checkpointVersion = record.CheckpointVersion,
             _nextCheckpointVersion = record.NextCheckpointVersion,
+            _logEntries = logEntries,
         };
         try
         {
             actor._model = await s.Models.GetAsync(record.Preset);
             await s.Compute.Run(() => actor.BuildState(checkpoint));
             if (checkpoint is not null) actor.RestoreCounters(checkpoint);
-            await actor.QueueReplayAsync(checkpoint?.LastAppliedSequence ?? 0, ct);
+            await actor._freeze.LoadAsync(record, ct);
+            actor._freeze.Monitor.Reset(checkpoint?.LastAppliedSequence ?? 0);
+            // A frozen tenant learns nothing until it is resumed; the resume replays its log.
+            if (!actor._freeze.Frozen) await actor.QueueReplayAsync(checkpoint?.LastAppliedSequence ?? 0, ct);
         }
         catch
         {
@@ -145,8 +157,8 @@ public sealed class TenantActor
             throw;
         }
         actor._loop = Task.Run(actor.RunAsync, CancellationToken.None);
-        s.Logger.LogInformation("Activated tenant {Tenant}: checkpoint v{Version}, {Replay} log entries to replay",
-            tenantId, record.CheckpointVersion, actor._pending.Count);
+        s.Logger.LogInformation("Activated tenant {Tenant}: checkpoint v{Version}, {Replay} log entries to replay{Frozen}",
+            tenantId, record.CheckpointVersion, actor._pending.Count, actor._freeze.Frozen ? " (frozen)" : "");
         return actor;
     }
 
@@ -172,9 +184,17 @@ public sealed class TenantActor
         _lastCheckpointUtc = DateTime.UtcNow;
     }
 
-    /// <summary>Compute thread: a fresh adapter from the tenant's seed, then the checkpoint's state if there is one.</summary>
-    void BuildState(CheckpointRecord? checkpoint)
+    /// <summary>
+    /// Compute thread: a fresh adapter from the tenant's seed, then the checkpoint's state if there is one. With
+    /// <paramref name="initial"/> (a freeze returning to the initial state) the adapter is built again from the seed.
+    /// </summary>
+    void BuildState(CheckpointRecord? checkpoint, bool initial = false)
     {
+        if (initial)
+        {
+            _adapter?.Dispose();
+            _adapter = null!;
+        }
         _adapter ??= _model.CreateAdapter(Settings.LoraOptions, Settings.Labels.Count, Settings.Seed);
         _optimizer?.Dispose();
         _optimizer = null!;
@@ -239,10 +259,13 @@ public sealed class TenantActor
                 queued.Add(new PendingStep(sequence, e.Payload, e.LabelIndex, e.Shown));
                 outcomes.Add(new AppendOutcome(sequence, Duplicate: false));
             }
+            Quotas.CheckLogRoom(TenantId, Interlocked.Read(ref _logEntries), queued.Count, LogRetryAfter());
             // Once the commit starts it finishes: an abandoned request must not leave the sequence counter unsure.
             if (queued.Count > 0) await db.SaveChangesAsync(CancellationToken.None);
             Interlocked.Exchange(ref _nextSequence, next);
-            foreach (var q in queued) _pending.Enqueue(q);
+            Interlocked.Add(ref _logEntries, queued.Count);
+            // A frozen tenant logs and acknowledges, but learns nothing until resumed (its resume replays the log).
+            if (!_freeze.Frozen) foreach (var q in queued) _pending.Enqueue(q);
             _s.Metrics.Accepted(_gauges, queued.Count);
             Wake();
             return outcomes;
@@ -284,11 +307,17 @@ public sealed class TenantActor
             {
                 while (_commands.Reader.TryRead(out var command)) await command();
                 if (ct.IsCancellationRequested) return;
-                if (_pending.TryPeek(out var next))
+                if (_freeze.Monitor.Tripped is { } trip)
+                {
+                    await FreezeAsync(trip);
+                    continue;
+                }
+                if (!_freeze.Frozen && _pending.TryPeek(out var next))
                 {
                     await _s.Compute.Run(() => Step(next));
                     _pending.TryDequeue(out _);
                     SignalRoom();
+                    if (_freeze.Monitor.Tripped is not null) continue; // no checkpoint of a state past the drop
                     if (_stepsSinceCheckpoint >= _s.Options.CheckpointEverySteps && !_warmupPending) await CheckpointCoreAsync();
                     continue;
                 }
@@ -340,6 +369,7 @@ public sealed class TenantActor
                 if (predicted == step.LabelIndex) Interlocked.Increment(ref _correct);
             }
             _warmupPending = outcome.Status == StepStatus.Deferred;
+            _freeze.Monitor.Observe(step.Sequence, predicted == step.LabelIndex, outcome.GuardEvent);
             _s.Metrics.Stepped(_gauges, clock.Elapsed, applied: outcome.Status != StepStatus.Rejected, correct: predicted == step.LabelIndex,
                 loss, outcome.InnovationNorm, outcome.NoiseTrace, outcome.MeanCovariance, outcome.GuardEvent);
         }
@@ -448,7 +478,8 @@ public sealed class TenantActor
     {
         try
         {
-            var result = await LogCompaction.CompactAsync(_s.Db, _s.Files, TenantId, _s.Options.RetainCheckpoints);
+            var result = await LogCompaction.CompactAsync(_s.Db, _s.Files, TenantId, _s.Options.RetainCheckpoints, _freeze.Monitor.ProtectThrough);
+            if (result is not null) Interlocked.Add(ref _logEntries, -result.ExamplesDeleted);
             if (result is { CheckpointsDeleted: > 0 } or { ExamplesDeleted: > 0 })
                 _s.Logger.LogDebug("Tenant {Tenant}: compacted {Checkpoints} checkpoints and {Examples} log entries up to sequence {Sequence}",
                     TenantId, result.CheckpointsDeleted, result.ExamplesDeleted, result.CoveredSequence);
@@ -483,8 +514,10 @@ public sealed class TenantActor
             await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence > checkpoint.LastAppliedSequence && !x.RolledBack)
                 .ExecuteUpdateAsync(s => s.SetProperty(x => x.RolledBack, true).SetProperty(x => x.Applied, false).SetProperty(x => x.AppliedUtc, (DateTime?)null));
             await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.CheckpointVersion, version));
+            await TenantFreeze.DiscardAfterAsync(db, TenantId, version);
             await tx.CommitAsync();
             RestoreCounters(checkpoint);
+            _freeze.Monitor.Reset(checkpoint.LastAppliedSequence);
             Interlocked.Exchange(ref _checkpointVersion, version);
         }
         finally

@@ -34,3 +34,10 @@ public sealed class PredictionNotFoundException(string predictionId, string reas
     public const string Field = "predictionId";
     [Id(0)] public string PredictionId { get; } = predictionId;
 }
+
+/// <summary>Resume of a tenant that is not frozen: 409 / FAILED_PRECONDITION.</summary>
+[GenerateSerializer]
+public sealed class TenantNotFrozenException(string tenantId) : Exception($"tenant '{tenantId}' is not frozen: there is nothing to resume")
+{
+    [Id(0)] public string TenantId { get; } = tenantId;
+}

@@ -83,11 +83,14 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
         return actor.Describe();
     }
 
+    public Task<TenantResponse> ResumeAsync() => Actor.ResumeAsync();
+
     public Task<AdapterFile> ExportAsync() => Actor.ExportAsync();
 
     public async Task DeleteAsync()
     {
         resident.Remove(TenantId, this);
+        services.Metrics.Forget(TenantId);
         DeactivateOnIdle();
         if (_actor is not { } actor) return;
         _actor = null;

@@ -3,6 +3,9 @@ using Orleans;
 
 namespace LoKO.Server.Tenants;
 
-/// <summary>What the APIs validate an example or input against: the tenant's labels and the modality its base model takes.</summary>
+/// <summary>
+/// What the APIs check an example or input against: the tenant's labels, the modality its base model takes, and the
+/// quotas in force.
+/// </summary>
 [GenerateSerializer, Immutable]
-public sealed record TenantSchema(IReadOnlyList<string> Labels, InputModality Modality);
+public sealed record TenantSchema(IReadOnlyList<string> Labels, InputModality Modality, QuotaLimits Quotas);

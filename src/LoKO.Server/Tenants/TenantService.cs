@@ -18,7 +18,7 @@ namespace LoKO.Server.Tenants;
 /// reads or changes a tenant's adapter goes to its <see cref="ITenantGrain"/>.
 /// </summary>
 public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFactory grains, CheckpointFiles files,
-                                  IOptions<LoKOOptions> options, ILogger<TenantService> logger)
+                                  TenantRateLimits rates, IOptions<LoKOOptions> options, ILogger<TenantService> logger)
 {
     public InputLimits Limits => options.Value.Limits;
 
@@ -43,6 +43,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
             ApiKeyHash = ApiKeys.Hash(key),
             Seed = request.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
             CreatedUtc = DateTime.UtcNow,
+            QuotasJson = request.Quotas is null ? null : JsonSerializer.Serialize(request.Quotas, TenantSettings.Json),
         };
         await using (var context = await db.CreateDbContextAsync(ct))
         {
@@ -96,6 +97,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         var grain = Grain(tenantId);
         var schema = await grain.GetSchemaAsync();
         var prepared = Prepare(schema, examples(schema.Modality));
+        rates.TakeExamples(tenantId, schema.Quotas, prepared.Count);
         return await grain.AppendAsync(prepared, waitForRoom, ct);
     }
 
@@ -126,6 +128,9 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         }
         if (valid.Count > 0)
         {
+            // A stream waits for its rate as it waits for room in a full queue.
+            if (waitForRoom) await rates.TakeExamplesWaitingAsync(tenantId, schema.Quotas, valid.Count, TimeSpan.FromSeconds(options.Value.QueueWaitSeconds), ct);
+            else rates.TakeExamples(tenantId, schema.Quotas, valid.Count);
             var outcomes = await grain.AppendAsync(valid, waitForRoom, ct);
             for (int k = 0; k < positions.Count; k++) results[positions[k]] = (outcomes[k], null);
         }
@@ -159,6 +164,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         var payload = input(schema.Modality, errors);
         var stored = payload is null ? null : StoredPayload.From(payload, errors, inputField);
         if (errors.Count > 0 || stored is null) throw new FieldValidationException(errors);
+        rates.TakePrediction(tenantId, schema.Quotas);
         return await grain.PredictAsync(stored);
     }
 
@@ -174,6 +180,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         RequestValidator.ValidatePredictionId(predictionId, errors);
         int index = RequestValidator.ValidateLabel(label, schema.Labels, errors);
         if (errors.Count > 0) throw new FieldValidationException(errors);
+        rates.TakeExamples(tenantId, schema.Quotas, 1);
         var outcome = await grain.FeedbackAsync(predictionId!, label!, index, ct);
         return new FeedbackAccepted(outcome.Sequence, outcome.Duplicate, PendingPredictions.ExampleIdOf(predictionId!));
     }
@@ -206,6 +213,8 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         if (version is not { } v || v < 1) throw new FieldValidationException("version", "is required: a checkpoint version (1 or more)");
         return Grain(tenantId).RollbackAsync(v);
     }
+
+    public Task<TenantResponse> ResumeAsync(string tenantId) => Grain(tenantId).ResumeAsync();
 
     public Task<AdapterFile> ExportAsync(string tenantId) => Grain(tenantId).ExportAsync();
 }

@@ -9,7 +9,8 @@ namespace LoKO.Server.Tenants;
 
 /// <summary>A tenant's definition, parsed from its stored row, and its mapping onto engine options.</summary>
 public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyList<string> Labels, string Optimizer,
-                                    LoraSettings Lora, FilterSettings Filter, long Seed, DateTime CreatedUtc)
+                                    LoraSettings Lora, FilterSettings Filter, long Seed, DateTime CreatedUtc,
+                                    TenantQuotas? Quotas = null)
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -40,7 +41,8 @@ public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyLis
         r.Optimizer,
         JsonSerializer.Deserialize<LoraSettings>(r.LoraJson, Json)!,
         JsonSerializer.Deserialize<FilterSettings>(r.FilterJson, Json)!,
-        r.Seed, r.CreatedUtc);
+        r.Seed, r.CreatedUtc,
+        r.QuotasJson is null ? null : JsonSerializer.Deserialize<TenantQuotas>(r.QuotasJson, Json));
 
     public LoraOptions LoraOptions => new()
     {

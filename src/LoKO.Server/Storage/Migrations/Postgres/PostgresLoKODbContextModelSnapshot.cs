@@ -36,6 +36,9 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                     b.Property<DateTime>("CreatedUtc")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<bool>("Discarded")
+                        .HasColumnType("boolean");
+
                     b.Property<long>("ExamplesApplied")
                         .HasColumnType("bigint");
 
@@ -235,6 +238,43 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                     b.ToTable("pending_predictions", (string)null);
                 });
 
+            modelBuilder.Entity("LoKO.Server.Storage.TenantEventRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("CheckpointVersion")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<long>("LastAppliedSequence")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime>("TimeUtc")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TenantId", "Id");
+
+                    b.ToTable("tenant_events", (string)null);
+                });
+
             modelBuilder.Entity("LoKO.Server.Storage.TenantRecord", b =>
                 {
                     b.Property<string>("TenantId")
@@ -255,6 +295,9 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<bool>("Frozen")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("LabelsJson")
                         .IsRequired()
                         .HasColumnType("text");
@@ -272,6 +315,9 @@ namespace LoKO.Server.Storage.Migrations.Postgres
 
                     b.Property<string>("Preset")
                         .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("QuotasJson")
                         .HasColumnType("text");
 
                     b.Property<long>("Seed")
@@ -322,6 +368,15 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.PendingPredictionRecord", b =>
+                {
+                    b.HasOne("LoKO.Server.Storage.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.TenantEventRecord", b =>
                 {
                     b.HasOne("LoKO.Server.Storage.TenantRecord", null)
                         .WithMany()

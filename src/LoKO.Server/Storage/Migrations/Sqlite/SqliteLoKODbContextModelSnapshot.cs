@@ -29,6 +29,9 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                     b.Property<DateTime>("CreatedUtc")
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("Discarded")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("ExamplesApplied")
                         .HasColumnType("INTEGER");
 
@@ -222,6 +225,41 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                     b.ToTable("pending_predictions", (string)null);
                 });
 
+            modelBuilder.Entity("LoKO.Server.Storage.TenantEventRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CheckpointVersion")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LastAppliedSequence")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("TimeUtc")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TenantId", "Id");
+
+                    b.ToTable("tenant_events", (string)null);
+                });
+
             modelBuilder.Entity("LoKO.Server.Storage.TenantRecord", b =>
                 {
                     b.Property<string>("TenantId")
@@ -242,6 +280,9 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<bool>("Frozen")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("LabelsJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -259,6 +300,9 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
 
                     b.Property<string>("Preset")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("QuotasJson")
                         .HasColumnType("TEXT");
 
                     b.Property<long>("Seed")
@@ -309,6 +353,15 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.PendingPredictionRecord", b =>
+                {
+                    b.HasOne("LoKO.Server.Storage.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.TenantEventRecord", b =>
                 {
                     b.HasOne("LoKO.Server.Storage.TenantRecord", null)
                         .WithMany()
