@@ -120,7 +120,7 @@ sealed class LogitStep
         };
         pNew = pNew.clamp_min(_o.PMin) * _mask;
         var sigmaNew = sigma is null ? null : SharedHeadCovariance.Update(sigma, a!, s, lambda, tauStep);
-        if (!double.IsFinite(nis) || !AllFinite(u, dTheta, pNew) || (sigmaNew is not null && !AllFinite(sigmaNew)))
+        if (!double.IsFinite(nis) || !LokoFilter.AllFinite(u, dTheta, pNew) || (sigmaNew is not null && !LokoFilter.AllFinite(sigmaNew)))
             return reject(predictions, loss, "the Kalman update is not finite");
 
         using (no_grad())
@@ -128,8 +128,8 @@ sealed class LogitStep
             theta.add_(dTheta);
             if (a is not null) _head.Add(theta, u.to(theta.dtype), a.to(theta.dtype));
         }
-        Replace(_s.P!, pNew, t => _s.P = t);
-        if (sigmaNew is not null) Replace(_s.Sigma!, sigmaNew, t => _s.Sigma = t);
+        LokoFilter.Replace(_s.P!, pNew, t => _s.P = t);
+        if (sigmaNew is not null) LokoFilter.Replace(_s.Sigma!, sigmaNew, t => _s.Sigma = t);
 
         // 10. noise: τ ← β_τ·τ + (1 − β_τ)·τ·eᵀS⁻¹e/(C − 1) (moment matching; one example's ratio capped at 10)
         if (_o.TemperatureBeta > 0)
@@ -210,12 +210,4 @@ sealed class LogitStep
     Tensor RevertSigma(Tensor sigma, double gamma) => gamma == 1
         ? sigma
         : sigma * (gamma * gamma) + torch.eye(sigma.shape[0], dtype: sigma.dtype, device: sigma.device) * ((1 - gamma * gamma) * _s.HeadPriorScale);
-
-    static void Replace(Tensor old, Tensor updated, Action<Tensor> set)
-    {
-        set(updated.detach().DetachFromDisposeScope());
-        old.Dispose();
-    }
-
-    static bool AllFinite(params Tensor[] ts) => ts.All(t => t.isfinite().all().item<bool>());
 }

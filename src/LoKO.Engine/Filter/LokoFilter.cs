@@ -337,13 +337,13 @@ public sealed class LokoFilter : IOnlineOptimizer
         return new StepOutcome(predictions, loss, StepStatus.Rejected, reason);
     }
 
-    static void Replace(Tensor old, Tensor updated, Action<Tensor> set)
+    internal static void Replace(Tensor old, Tensor updated, Action<Tensor> set)
     {
         set(updated.detach().DetachFromDisposeScope());
         old.Dispose();
     }
 
-    static bool AllFinite(params Tensor[] ts) => ts.All(t => t.isfinite().all().item<bool>());
+    internal static bool AllFinite(params Tensor[] ts) => ts.All(t => t.isfinite().all().item<bool>());
 
     /// <summary>I_b ⊗ R: examples in a mini-batch have independent noise with the same per-example R.</summary>
     static Tensor BlockDiagonal(Tensor r, int b) => b == 1 ? r : kron(eye(b, dtype: r.dtype, device: r.device), r);
