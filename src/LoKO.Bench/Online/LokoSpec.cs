@@ -15,7 +15,7 @@ public static class LokoSpec
     {
         ["obs"] = nameof(LokoOptions.Observation), ["head"] = nameof(LokoOptions.Head), ["diag"] = nameof(LokoOptions.DiagonalObservation),
         ["form"] = nameof(LokoOptions.DiagonalForm), ["hv"] = nameof(LokoOptions.HeadPriorVariance), ["dv"] = nameof(LokoOptions.DiagonalPriorVariance),
-        ["n0"] = nameof(LokoOptions.PriorExamples), ["gamma"] = nameof(LokoOptions.Reversion), ["tau"] = nameof(LokoOptions.Temperature),
+        ["n0"] = nameof(LokoOptions.PriorExamples), ["gamma"] = nameof(LokoOptions.Reversion), ["hgamma"] = nameof(LokoOptions.HeadReversion), ["tau"] = nameof(LokoOptions.Temperature),
         ["tbeta"] = nameof(LokoOptions.TemperatureBeta), ["imq"] = nameof(LokoOptions.RobustScale),
     };
 

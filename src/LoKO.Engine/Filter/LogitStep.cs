@@ -77,10 +77,9 @@ sealed class LogitStep
         InitialiseIfNeeded(j, g, e, phi);
         if (first) initialised?.Invoke();
 
-        // 1. predict: p ← γ²·p + (1 − γ²)·p₀, Σ ← γ²·Σ + (1 − γ²)·Σ₀ (new tensors: a rejected step keeps the old)
-        double gamma = _o.Reversion;
-        var p = DiagonalCovariance.Revert(_s.P!, _mask * _s.PriorScale, gamma);
-        var sigma = _shared ? RevertSigma(_s.Sigma!, gamma) : null;
+        // 1. predict: p ← γ²·p + (1 − γ²)·p₀, Σ ← γ_h²·Σ + (1 − γ_h²)·Σ₀ (new tensors: a rejected step keeps the old)
+        var p = DiagonalCovariance.Revert(_s.P!, _mask * _s.PriorScale, _o.Reversion);
+        var sigma = _shared ? RevertSigma(_s.Sigma!, _o.HeadReversion) : null;
         double tau = _s.R![0, 0].ToDouble();
 
         // 5. V = J·P·Jᵀ (+ s·I from a shared head, s = φ̃ᵀ·Σ·φ̃): the logits' prior covariance [C, C]

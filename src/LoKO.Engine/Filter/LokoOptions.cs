@@ -125,8 +125,10 @@ public sealed record LokoOptions
     /// starts at zero, so A's Jacobian is exactly zero at the first example: one example cannot see it.
     /// </summary>
     public int PriorExamples { get; init; } = 1;
-    /// <summary>Mean reversion γ: p ← γ²·p + (1 − γ²)·p₀ and Σ ← γ²·Σ + (1 − γ²)·Σ₀ before each step (1 = off).</summary>
+    /// <summary>Mean reversion γ of the diagonal block: p ← γ²·p + (1 − γ²)·p₀ before each step (1 = off).</summary>
     public double Reversion { get; init; } = 1;
+    /// <summary>Mean reversion γ_h of a shared head: Σ ← γ_h²·Σ + (1 − γ_h²)·Σ₀ before each step (1 = off).</summary>
+    public double HeadReversion { get; init; } = 1;
     /// <summary>Initial temperature τ of the categorical noise R = τ·Λ.</summary>
     public double Temperature { get; init; } = 1;
     /// <summary>EMA factor of the temperature, τ ← β_τ·τ + (1 − β_τ)·τ·eᵀS⁻¹e/(C − 1) (0 = τ fixed).</summary>
@@ -157,6 +159,7 @@ public sealed record LokoOptions
         Positive(Temperature, "temperature");
         if (PriorExamples < 1) throw new ArgumentOutOfRangeException("priorExamples", PriorExamples, "must be at least 1");
         if (!(Reversion > 0 && Reversion <= 1)) throw new ArgumentOutOfRangeException("reversion", Reversion, "must lie in (0, 1]");
+        if (!(HeadReversion > 0 && HeadReversion <= 1)) throw new ArgumentOutOfRangeException("headReversion", HeadReversion, "must lie in (0, 1]");
         if (!(TemperatureBeta >= 0 && TemperatureBeta < 1)) throw new ArgumentOutOfRangeException("temperatureBeta", TemperatureBeta, "must lie in [0, 1)");
         if (!double.IsFinite(RobustScale) || RobustScale < 0) throw new ArgumentOutOfRangeException("robustScale", RobustScale, "must be zero (off) or positive");
         if (!double.IsFinite(LambdaFloor) || LambdaFloor < 0) throw new ArgumentOutOfRangeException("lambdaFloor", LambdaFloor, "must be zero or positive");

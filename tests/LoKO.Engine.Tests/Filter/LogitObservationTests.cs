@@ -19,7 +19,7 @@ public class LogitObservationTests
     {
         "jacobian" => Logits,
         "shared-head" => Logits with { Head = HeadCovariance.Shared, HeadPriorVariance = 2 },
-        "precision-reverting" => Logits with { Head = HeadCovariance.Shared, DiagonalForm = DiagonalForm.Precision, Reversion = 0.95 },
+        "precision-reverting" => Logits with { Head = HeadCovariance.Shared, DiagonalForm = DiagonalForm.Precision, Reversion = 0.95, HeadReversion = 0.9 },
         "prior-examples" => Logits with { PriorExamples = 6, DiagonalPriorVariance = 0.5 },
         "gradient-precision" => Logits with { Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.Precision, Reversion = 0.99 },
         "gradient-covariance" => Logits with { Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, PriorExamples = 4 },

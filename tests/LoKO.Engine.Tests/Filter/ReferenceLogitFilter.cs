@@ -85,13 +85,13 @@ sealed class ReferenceLogitFilter(TinyMlp model, double[] theta, LokoOptions o)
         }
 
         // reversion
-        double g2 = o.Reversion * o.Reversion;
+        double g2 = o.Reversion * o.Reversion, gh2 = o.HeadReversion * o.HeadReversion;
         var p = P!.Select((v, t) => g2 * v + (1 - g2) * _c * mask[t]).ToArray();
         double[,]? sigma = null;
         if (shared)
         {
             sigma = new double[h + 1, h + 1];
-            for (int i = 0; i <= h; i++) for (int k = 0; k <= h; k++) sigma[i, k] = g2 * Sigma![i, k] + (i == k ? (1 - g2) * _sigma0 : 0);
+            for (int i = 0; i <= h; i++) for (int k = 0; k <= h; k++) sigma[i, k] = gh2 * Sigma![i, k] + (i == k ? (1 - gh2) * _sigma0 : 0);
         }
 
         // V
