@@ -35,10 +35,21 @@ public class TenantSettingsTests
     {
         foreach (var name in LokoVariants.Names)
         {
-            var settings = FromStored("loko", $"{{\"variant\":\"{name}\",\"beta\":0.9}}");
+            var settings = FromStored("loko", $"{{\"variant\":\"{name}\",\"p0\":\"constant\",\"p0Constant\":0.001}}");
             Assert.Equal(name, settings.Variant);
-            Assert.Equal(LokoVariants.Named(name) with { Beta = 0.9 }, settings.LokoOptions);
+            Assert.Equal(LokoVariants.Named(name) with { P0 = InitialCovariance.Constant, P0Constant = 0.001 }, settings.LokoOptions);
         }
+    }
+
+    [Fact]
+    public void ASettingTheVariantWouldIgnoreIsRejectedNamingItsField()
+    {
+        Assert.Empty(TenantSettings.ValidateCombination(new FilterSettings { Variant = "paper", Beta = 0.9 }));
+        var ignored = TenantSettings.ValidateCombination(new FilterSettings { Variant = "natural", Beta = 0.9 });
+        Assert.Equal("filter.beta", Assert.Single(ignored).Field);
+        // A new tenant that names no variant gets the default, natural.
+        Assert.Equal("filter.r0", Assert.Single(TenantSettings.ValidateCombination(TenantSettings.ForCreation("loko", new FilterSettings { R0 = 0.5 }))).Field);
+        Assert.Equal("filter.p0", Assert.Single(TenantSettings.ValidateCombination(TenantSettings.ForCreation("loko", new FilterSettings { P0 = "bounded" }))).Field);
     }
 
     [Fact]

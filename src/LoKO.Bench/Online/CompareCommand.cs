@@ -7,11 +7,12 @@ namespace LoKO.Bench.Online;
 /// <summary>
 /// `compare`: one table and one curves plot from runs of several `accuracy` invocations on the same stream (full
 /// runs are split across processes so that two can share the machine). It reads each folder's results.json and
-/// curves.csv and keeps the runs named by --labels, in that order.
+/// curves.csv and keeps the runs named by --labels, in that order; `LABEL->NAME` shows a run under another name (an
+/// older run's `loko` was the paper's filter).
 /// </summary>
 public static class CompareCommand
 {
-    public const string Usage = "compare --runs DIR[,DIR…] --labels LABEL[,LABEL…] --out DIR [--title TEXT]";
+    public const string Usage = "compare --runs DIR[,DIR…] --labels 'LABEL[->NAME]|…' --out DIR [--title TEXT]";
 
     public static int Run(BenchArgs args)
     {
@@ -34,7 +35,12 @@ public static class CompareCommand
                 runs[summary.Label] = (summary, curves.GetValueOrDefault(summary.Label, []), window, tail, streamed, dir);
             }
         }
-        var picked = labels.Select(l => runs.TryGetValue(l, out var r) ? r : throw new ArgumentException($"--labels: no run labelled '{l}' in {string.Join(", ", dirs)}")).ToList();
+        var picked = labels.Select(spec =>
+        {
+            var parts = spec.Split("->", 2);
+            var run = runs.TryGetValue(parts[0], out var r) ? r : throw new ArgumentException($"--labels: no run labelled '{parts[0]}' in {string.Join(", ", dirs)}");
+            return parts.Length == 1 ? run : run with { Summary = run.Summary with { Label = parts[1] } };
+        }).ToList();
         if (picked.Select(p => p.Streamed).Distinct().Count() > 1) throw new ArgumentException("--runs: the runs streamed different numbers of examples");
 
         Directory.CreateDirectory(outDir);

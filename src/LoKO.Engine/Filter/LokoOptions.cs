@@ -167,6 +167,17 @@ public sealed record LokoOptions
             throw new ArgumentException("head, diagonalObservation and diagonalForm other than the paper's need observation 'logits'", "observation");
         if (Observation == ObservationSpace.Logits && P0 == InitialCovariance.Bounded)
             throw new ArgumentException("the logit observation sets p₀ from its prior variances; p0 'bounded' belongs to the paper's filter", "p0");
+        if (Observation == ObservationSpace.Logits)
+        {
+            // The logit observation's noise is τ·Λ and its process noise is reversion: the paper's noise and memory settings would be ignored.
+            var paper = Paper;
+            if (R0 != paper.R0) throw new ArgumentException("the logit observation's noise is τ·Λ; set temperature, not r0", "r0");
+            if (Beta != paper.Beta) throw new ArgumentException("the logit observation's noise is τ·Λ; set temperatureBeta, not beta", "beta");
+            if (Noise != paper.Noise) throw new ArgumentException("the logit observation's noise is τ·Λ; noise belongs to the paper's filter", "noise");
+            if (Residual != paper.Residual) throw new ArgumentException("the logit observation estimates no residual; residual belongs to the paper's filter", "residual");
+            if (Q != paper.Q) throw new ArgumentException("the logit observation's process noise is reversion; set reversion, not q", "q");
+            if (Forgetting != paper.Forgetting) throw new ArgumentException("the logit observation's process noise is reversion; set reversion, not forgetting", "forgetting");
+        }
         Guard.Validate();
     }
 }
