@@ -7,7 +7,7 @@ namespace LoKO.Engine.Filter;
 /// <summary>
 /// Everything the LoKO filter carries between steps: θ (the adapter's, shared, not owned), the diagonal
 /// covariance p (same layout as θ), the per-example observation noise R (C×C, float64), counters, and
-/// the divergence guard's windows and last good snapshot. Saved to and loaded from safetensors exactly.
+/// the divergence guard's memory (<see cref="GuardState"/>). Saved to and loaded from safetensors exactly.
 /// </summary>
 public sealed class KalmanState : IDisposable
 {
@@ -29,21 +29,15 @@ public sealed class KalmanState : IDisposable
     // The logit observation (ObservationSpace.Logits): the shared head's Σ [d + 1, d + 1] (float64), the scalars of
     // the priors it reverts to (p₀ = PriorScale on the diagonal block, Σ₀ = HeadPriorScale·I) and the running sum of
     // the measurements that set PriorScale over the first examples. Its noise is R = τ·Λ per example: R above then
-    // holds τ·I, so the guard's damping (R inflated) raises τ.
+    // holds τ·I.
     public Tensor? Sigma { get; internal set; }
     public double PriorScale { get; internal set; }
     public double HeadPriorScale { get; internal set; }
     internal double PriorSum { get; set; }
     internal int PriorSeen { get; set; }
 
-    // Guard: the current window's sums and the best window's mean loss.
-    internal int WindowCount { get; set; }
-    internal double WindowLoss { get; set; }
-    internal double WindowInnovation { get; set; }
-    internal double BestWindowLoss { get; set; } = double.PositiveInfinity;
-    internal Tensor? GoodTheta { get; set; }
-    internal Tensor? GoodP { get; set; }
-    internal Tensor? GoodR { get; set; }
+    /// <summary>The divergence guard's windows, best span and best state.</summary>
+    internal GuardState Guard { get; set; } = new();
 
     // Bounded P₀: squared gradients gathered so far during warm-up.
     internal Tensor? WarmupSquaredGradients { get; set; }
@@ -51,13 +45,11 @@ public sealed class KalmanState : IDisposable
 
     public void Save(Stream stream)
     {
+        using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor> { ["theta"] = Theta.detach() };
         void Put(string name, Tensor? t) { if (t is not null) tensors[name] = t; }
         Put("p", P);
         Put("r", R);
-        Put("guard.theta", GoodTheta);
-        Put("guard.p", GoodP);
-        Put("guard.r", GoodR);
         Put("warmup.g2", WarmupSquaredGradients);
         Put("sigma", Sigma);
         var meta = new Dictionary<string, string>
@@ -67,16 +59,13 @@ public sealed class KalmanState : IDisposable
             ["rejected"] = Rejected.ToString(CultureInfo.InvariantCulture),
             ["guardEvents"] = GuardEvents.ToString(CultureInfo.InvariantCulture),
             ["noiseAdaptation"] = NoiseAdaptation.ToString("R", CultureInfo.InvariantCulture),
-            ["guard.windowCount"] = WindowCount.ToString(CultureInfo.InvariantCulture),
-            ["guard.windowLoss"] = WindowLoss.ToString("R", CultureInfo.InvariantCulture),
-            ["guard.windowInnovation"] = WindowInnovation.ToString("R", CultureInfo.InvariantCulture),
-            ["guard.bestWindowLoss"] = BestWindowLoss.ToString("R", CultureInfo.InvariantCulture),
             ["warmup.seen"] = WarmupSeen.ToString(CultureInfo.InvariantCulture),
             ["prior.scale"] = PriorScale.ToString("R", CultureInfo.InvariantCulture),
             ["prior.headScale"] = HeadPriorScale.ToString("R", CultureInfo.InvariantCulture),
             ["prior.sum"] = PriorSum.ToString("R", CultureInfo.InvariantCulture),
             ["prior.seen"] = PriorSeen.ToString(CultureInfo.InvariantCulture),
         };
+        Guard.Save(tensors, meta);
         SafetensorsCodec.Write(stream, tensors, meta);
     }
 
@@ -89,28 +78,21 @@ public sealed class KalmanState : IDisposable
             throw new InvalidDataException($"saved θ has shape [{string.Join(",", saved.shape)}], the adapter's is [{string.Join(",", theta.shape)}]");
         using (no_grad()) theta.copy_(saved);
         saved.Dispose();
-        Tensor? Get(string name) => tensors.TryGetValue(name, out var t) ? t.to(name.EndsWith(".r") || name is "r" or "sigma" ? ScalarType.Float64 : theta.dtype).to(theta.device) : null;
+        Tensor? Get(string name) => tensors.TryGetValue(name, out var t) ? t.to(name is "r" or "sigma" || name.EndsWith(".r") || name.EndsWith(".sigma") ? ScalarType.Float64 : theta.dtype).to(theta.device) : null;
         long L(string k) => long.Parse(meta[k], CultureInfo.InvariantCulture);
         double D(string k) => double.Parse(meta[k], CultureInfo.InvariantCulture);
         // Checkpoints written before the logit observation existed lack its keys.
         double DOr(string k, double fallback) => meta.ContainsKey(k) ? D(k) : fallback;
-        return new KalmanState(theta)
+        var state = new KalmanState(theta)
         {
             P = Get("p"),
             R = Get("r"),
-            GoodTheta = Get("guard.theta"),
-            GoodP = Get("guard.p"),
-            GoodR = Get("guard.r"),
             WarmupSquaredGradients = Get("warmup.g2"),
             Steps = L("steps"),
             Applied = L("applied"),
             Rejected = L("rejected"),
             GuardEvents = L("guardEvents"),
             NoiseAdaptation = D("noiseAdaptation"),
-            WindowCount = (int)L("guard.windowCount"),
-            WindowLoss = D("guard.windowLoss"),
-            WindowInnovation = D("guard.windowInnovation"),
-            BestWindowLoss = D("guard.bestWindowLoss"),
             WarmupSeen = (int)L("warmup.seen"),
             Sigma = Get("sigma"),
             PriorScale = DOr("prior.scale", 0),
@@ -118,15 +100,15 @@ public sealed class KalmanState : IDisposable
             PriorSum = DOr("prior.sum", 0),
             PriorSeen = (int)DOr("prior.seen", 0),
         };
+        state.Guard = GuardState.Load(tensors, meta, Get, state);
+        return state;
     }
 
     public void Dispose()
     {
         P?.Dispose();
         R?.Dispose();
-        GoodTheta?.Dispose();
-        GoodP?.Dispose();
-        GoodR?.Dispose();
+        Guard.Dispose();
         WarmupSquaredGradients?.Dispose();
         Sigma?.Dispose();
     }

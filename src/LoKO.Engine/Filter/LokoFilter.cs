@@ -17,6 +17,7 @@ public sealed class LokoFilter : IOnlineOptimizer
     readonly ObservationKind _kind;
     readonly List<(ForwardPass Forward, Tensor Targets)> _warmup = [];
     readonly LogitStep? _logit;
+    readonly DivergenceGuard? _guard;
 
     /// <param name="head">Where the head sits in θ: needed by the logit observation (<see cref="ObservationSpace.Logits"/>).</param>
     public LokoFilter(Tensor theta, LokoOptions? options = null, ObservationKind kind = ObservationKind.Classification, KalmanState? state = null,
@@ -28,6 +29,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         if (theta.dim() != 1) throw new ArgumentException("θ must be a flat vector", nameof(theta));
         State = state ?? new KalmanState(theta);
         if (!ReferenceEquals(State.Theta, theta)) throw new ArgumentException("the state belongs to another θ", nameof(state));
+        if (_options.Guard.Enabled) _guard = new DivergenceGuard(_options, kind, State);
         if (_options.Observation == ObservationSpace.Logits)
         {
             if (kind != ObservationKind.Classification) throw new ArgumentException("the logit observation is for classification", nameof(kind));
@@ -48,9 +50,9 @@ public sealed class LokoFilter : IOnlineOptimizer
         State.Steps++;
         if (_logit is not null)
         {
-            var outcome = _logit.Step(forward, targets, Reject, _options.Guard.Enabled ? SnapshotGoodState : null);
-            if (!outcome.Applied || !_options.Guard.Enabled) return outcome;
-            return outcome with { GuardEvent = Guard(outcome.Loss, outcome.NormalisedInnovation) };
+            var outcome = _logit.Step(forward, targets, Reject, _guard is null ? null : _guard.Snapshot);
+            if (!outcome.Applied || _guard is null) return outcome;
+            return outcome with { GuardEvent = _guard.Observe(outcome.Loss, outcome.NormalisedInnovation, outcome.Predictions, targets) };
         }
         var theta = State.Theta;
 
@@ -80,10 +82,10 @@ public sealed class LokoFilter : IOnlineOptimizer
 
         // 4. innovation: e = y − ŷ
         var e = (y.reshape(-1) - yHat.reshape(-1)).detach();
-        return Update(forward, h, e, y, predictions, loss);
+        return Update(forward, h, e, y, targets, predictions, loss);
     }
 
-    StepOutcome Update(ForwardPass forward, Tensor h, Tensor e, Tensor y, Tensor predictions, double loss)
+    StepOutcome Update(ForwardPass forward, Tensor h, Tensor e, Tensor y, Tensor targets, Tensor predictions, double loss)
     {
         // 1. predict: p ← p / λ + q (a new tensor: a rejected step must leave p as it was)
         var p = State.P!;
@@ -131,7 +133,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         Replace(State.R!, rNew, r => State.R = r);
         State.Applied++;
         int m = (int)h.shape[0];
-        string? guardEvent = _options.Guard.Enabled ? Guard(loss, nis / m) : null;
+        string? guardEvent = _guard?.Observe(loss, nis / m, predictions, targets);
         return new StepOutcome(predictions, loss, StepStatus.Applied,
             InnovationNorm: e64.norm().item<double>(),
             NormalisedInnovation: nis / m,
@@ -213,7 +215,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         if (State.P is not null) return;
         State.P = PriorCovariance(h).detach().DetachFromDisposeScope();
         // The prior itself is the first known-good state the guard can return to.
-        if (_options.Guard.Enabled) SnapshotGoodState();
+        _guard?.Snapshot();
     }
 
     /// <summary>p₀ by the constant or an auto strategy; a first Jacobian of zeros leaves the auto ones at <see cref="LokoOptions.P0Constant"/>.</summary>
@@ -253,7 +255,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         double max = sq.max().ToDouble();
         var scaled = max > 0 ? sq / max : zeros_like(sq);
         State.P = (scaled * (_options.P0Max - _options.P0Min) + _options.P0Min).detach().DetachFromDisposeScope();
-        if (_options.Guard.Enabled) SnapshotGoodState();
+        _guard?.Snapshot();
         State.WarmupSquaredGradients.Dispose();
         State.WarmupSquaredGradients = null;
         var pending = _warmup.ToList();
@@ -269,66 +271,6 @@ public sealed class LokoFilter : IOnlineOptimizer
         // The caller scored this example before the warm-up ended; report that prediction, with the replay's status.
         var result = last! with { Predictions = predictions, Loss = loss };
         return result;
-    }
-
-    /// <summary>
-    /// Divergence guard: once per window, compare the window's mean loss and normalised innovation
-    /// with their limits; on divergence restore the last good (θ, p, R) and inflate R.
-    /// </summary>
-    string? Guard(double loss, double normalisedInnovation)
-    {
-        var guard = _options.Guard;
-        State.WindowCount++;
-        State.WindowLoss += loss;
-        State.WindowInnovation += normalisedInnovation;
-        if (State.WindowCount < guard.Window) return null;
-
-        double meanLoss = State.WindowLoss / State.WindowCount;
-        double meanInnovation = State.WindowInnovation / State.WindowCount;
-        State.WindowCount = 0;
-        State.WindowLoss = 0;
-        State.WindowInnovation = 0;
-
-        // Classification has a natural yardstick: predicting uniformly costs ln C. The best window is a biased-low
-        // statistic on a long noisy stream (a lucky 50 examples), so twice it is ordinary noise there; a collapse
-        // must also be worse than guessing uniformly. A filter that never beat chance is judged against chance.
-        bool classification = _kind == ObservationKind.Classification;
-        double chance = classification ? Math.Log(State.R!.shape[0]) : double.PositiveInfinity;
-        double reference = Math.Min(State.BestWindowLoss, chance);
-        bool lossBlewUp = double.IsFinite(reference) && meanLoss > guard.MaxLossRatio * reference && (!classification || meanLoss > chance);
-        bool innovationBlewUp = meanInnovation > guard.MaxNormalisedInnovation;
-        if (lossBlewUp || innovationBlewUp)
-        {
-            // Restore the last good state with a smaller gain (p shrunk, R inflated) and a slower noise
-            // estimate (β closer to 1), and keep the snapshot damped, so repeated divergence keeps slowing it.
-            State.NoiseAdaptation /= guard.Damping;
-            State.GoodP!.div_(guard.Damping);
-            State.GoodR!.mul_(guard.Damping);
-            using (no_grad()) State.Theta.copy_(State.GoodTheta!);
-            State.P!.copy_(State.GoodP);
-            State.R!.copy_(State.GoodR);
-            State.GuardEvents++;
-            return lossBlewUp
-                ? $"divergence: window loss {meanLoss:G4} > {guard.MaxLossRatio}× {reference:G4}{(classification ? $" and > ln C = {chance:G4}" : "")}; restored last good state, gain and noise adaptation damped ×{guard.Damping}"
-                : $"divergence: window eᵀS⁻¹e/m {meanInnovation:G4} > {guard.MaxNormalisedInnovation}; restored last good state, gain and noise adaptation damped ×{guard.Damping}";
-        }
-        if (meanLoss < State.BestWindowLoss) State.BestWindowLoss = meanLoss;
-        // Healthy windows refresh the snapshot; near the best, or (classification) well under chance, both count.
-        if (meanLoss <= 1.25 * State.BestWindowLoss || (classification && meanLoss <= 0.75 * chance)) SnapshotGoodState();
-        return null;
-    }
-
-    void SnapshotGoodState()
-    {
-        Snapshot(State.Theta, State.GoodTheta, t => State.GoodTheta = t);
-        Snapshot(State.P!, State.GoodP, t => State.GoodP = t);
-        Snapshot(State.R!, State.GoodR, t => State.GoodR = t);
-    }
-
-    static void Snapshot(Tensor source, Tensor? target, Action<Tensor> set)
-    {
-        if (target is null) set(source.detach().clone().DetachFromDisposeScope());
-        else using (no_grad()) target.copy_(source);
     }
 
     StepOutcome Reject(Tensor predictions, double loss, string reason)

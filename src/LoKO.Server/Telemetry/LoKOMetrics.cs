@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using LoKO.Engine.Filter;
 using LoKO.Server.Hosting;
 using LoKO.Server.Tenants;
 using Microsoft.Extensions.Options;
@@ -121,18 +122,13 @@ public sealed class LoKOMetrics
         (applied ? _applied : _rejected).Add(1, tag);
         _stepDuration.Record(duration.TotalSeconds, tag);
         if (guardEvent is not null)
-            _guardEvents.Add(1, tag, new KeyValuePair<string, object?>("kind", GuardKind(guardEvent)));
+            _guardEvents.Add(1, tag, new KeyValuePair<string, object?>("kind", DivergenceGuard.KindOf(guardEvent)));
         tenant.Record(correct, loss, innovationNorm, noiseTrace, meanCovariance);
     }
 
     public void CheckpointWritten(TenantGauges tenant, TimeSpan duration) => _checkpointDuration.Record(duration.TotalSeconds, Tag(tenant));
 
     static KeyValuePair<string, object?> Tag(TenantGauges tenant) => new("tenant", tenant.Label);
-
-    static string GuardKind(string guardEvent) =>
-        guardEvent.Contains("loss", StringComparison.Ordinal) ? "loss"
-        : guardEvent.Contains("eᵀS⁻¹e", StringComparison.Ordinal) ? "innovation"
-        : "other";
 
     /// <summary>Per label, 1 when any tenant under it is frozen.</summary>
     IEnumerable<Measurement<int>> ObserveFrozen()

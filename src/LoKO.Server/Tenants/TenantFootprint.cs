@@ -8,7 +8,7 @@ public static class TenantFootprint
 {
     public static long Bytes(string optimizer, long parameters, int outputs) => optimizer switch
     {
-        // θ, p and the divergence guard's last good θ and p (float32); R and its last good copy (float64, m×m).
+        // θ, p and the divergence guard's best θ and p (float32); R and its best copy (float64, m×m).
         TenantOptimizers.Loko => 4 * sizeof(float) * parameters + 2 * sizeof(double) * (long)outputs * outputs,
         // θ, its gradient and AdamW's two moment estimates (float32).
         TenantOptimizers.AdamW => 4 * sizeof(float) * parameters,

@@ -146,8 +146,8 @@ public class LokoFilterTests
     {
         var model = new TinyMlp(classes: 3);
         var stream = TinyMlp.Stream(3, 40, seed: 6);
-        // A short guard window so the guard's windows and snapshot are part of the saved state too.
-        var options = Options with { Guard = new GuardOptions { Window = 7 } };
+        // Short guard windows and spans so the guard's windows, spans, best and snapshot are part of the saved state too.
+        var options = Options with { Guard = new GuardOptions { Window = 7, DriftWindows = 2, ReferenceWindows = 3 } };
 
         using var straight = model.NewTheta(seed: 2);
         using var uninterrupted = new LokoFilter(straight, options);
@@ -170,6 +170,10 @@ public class LokoFilterTests
         AssertClose(uninterrupted.State.P!.data<double>().ToArray(), resumed.State.P!.data<double>().ToArray(), "p", 1e-10);
         AssertClose(uninterrupted.State.R!.data<double>().ToArray(), resumed.State.R!.data<double>().ToArray(), "R", 1e-10);
         Assert.Equal(uninterrupted.State.Steps, resumed.State.Steps);
+        var (a, b) = (uninterrupted.State.Guard, resumed.State.Guard);
+        Assert.True(a.HasBest);
+        Assert.Equal((a.BestAccuracy, a.BestExamples, a.History.Count, a.WindowCorrect), (b.BestAccuracy, b.BestExamples, b.History.Count, b.WindowCorrect));
+        AssertClose(a.Theta!.data<double>().ToArray(), b.Theta!.data<double>().ToArray(), "the guard's best θ", 1e-10);
     }
 
     /// <summary>Normalised auto P₀: p_i ∝ 1/max(‖H_{·i}‖, RMS/10), and at the first example trace(G) = k·m·r₀.</summary>
@@ -185,7 +189,7 @@ public class LokoFilterTests
         var yHat = model.Forward(start, x).softmax(1);
         var h = stack([.. Enumerable.Range(0, 3).Select(j => autograd.grad([yHat[0, j]], [start], retain_graph: true, allow_unused: true)[0])]);
         filter.Step(() => model.Forward(theta, x), tensor(new long[] { label })).Dispose();
-        var p = filter.State.GoodP!; // the guard's first snapshot is the prior itself
+        var p = filter.State.Guard.P!; // the guard's first snapshot is the prior itself
 
         var a = h.pow(2).sum(dim: 0).sqrt();
         double floor = 0.1 * a.pow(2).mean().sqrt().item<double>();
@@ -207,7 +211,7 @@ public class LokoFilterTests
             using var theta = model.NewTheta(seed: 2);
             using var filter = new LokoFilter(theta, Options with { AutoPriorWeight = k, Q = 0, Guard = new GuardOptions() });
             filter.Step(() => model.Forward(theta, x), tensor(new long[] { label })).Dispose();
-            return filter.State.GoodP!.data<double>().ToArray(); // the guard's first snapshot is the prior itself
+            return filter.State.Guard.P!.data<double>().ToArray(); // the guard's first snapshot is the prior itself
         }
         var one = InitialP(1);
         var four = InitialP(4);
