@@ -34,18 +34,22 @@ public class DeploymentArtifactsTests(SharedServer shared)
         var (checkpoint, _) = await S.SendAsync(HttpMethod.Post, $"/v1/tenants/{tenant}/checkpoints", key);
         Assert.Equal(HttpStatusCode.Created, checkpoint.StatusCode);
 
-        // Rejections and guard interventions are rare events whose series appear with the first one: record one
-        // of each through the server's own instruments, under a tenant of their own.
+        // Rejections, guard interventions, checkpoint fallbacks and storage failures are rare events whose series
+        // appear with the first one: record one of each through the server's own instruments, under a tenant of their own.
         var metrics = S.Services.GetRequiredService<LoKOMetrics>();
         var probe = metrics.Track("deployment-probe", () => 0);
         metrics.Rejected(probe);
         metrics.Stepped(probe, TimeSpan.FromMilliseconds(1), applied: true, correct: true, loss: 0.5,
             innovationNorm: 1, noiseTrace: 1, meanCovariance: 1, guardEvent: "loss spike");
+        metrics.CheckpointFallback(probe, "checksum");
+        metrics.StorageFailed(probe, "append");
         metrics.Untrack("deployment-probe", probe);
 
         var text = await Scrape.UntilAsync(S, t =>
             Scrape.Value(t, "loko_checkpoint_duration_seconds_count", tenant) == 1 &&
-            Scrape.Value(t, "loko_guard_events_total", "deployment-probe") == 1);
+            Scrape.Value(t, "loko_guard_events_total", "deployment-probe") == 1 &&
+            Scrape.Value(t, "loko_checkpoint_fallbacks_total", "deployment-probe") == 1 &&
+            Scrape.Value(t, "loko_storage_failures_total", "deployment-probe") == 1);
         var exported = Regex.Matches(text, @"(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]").Select(m => m.Groups[1].Value).ToHashSet();
 
         using var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "deploy/grafana/dashboards/loko.json")));

@@ -1,14 +1,20 @@
 using System.Globalization;
 using LoKO.Contracts.Validation;
+using LoKO.Server.Hosting;
 using LoKO.Server.Security;
+using LoKO.Server.Storage;
 using LoKO.Server.Tenants;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace LoKO.Server.Api;
 
-/// <summary>Turns every client mistake into a ProblemDetails answer with the right status; anything else is a 500.</summary>
-public sealed class ErrorMapping(IProblemDetailsService problems, ILogger<ErrorMapping> logger) : IExceptionHandler
+/// <summary>
+/// Turns every client mistake into a ProblemDetails answer with the right status, and storage that refuses a write
+/// into a 503 with Retry-After; anything else is a 500.
+/// </summary>
+public sealed class ErrorMapping(IProblemDetailsService problems, IOptions<LoKOOptions> options, ILogger<ErrorMapping> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
@@ -73,8 +79,16 @@ public sealed class ErrorMapping(IProblemDetailsService problems, ILogger<ErrorM
             case InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal):
                 problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = i.Message };
                 break;
+            case StorageUnavailableException u:
+                problem = Unavailable(context, u.RetryAfter, u.Message);
+                break;
             case OperationCanceledException when context.RequestAborted.IsCancellationRequested:
                 return true; // the client went away
+            case var e when StorageFaults.IsStorageFault(e):
+                logger.LogWarning(e, "Storage refused {Method} {Path}", context.Request.Method, context.Request.Path);
+                problem = Unavailable(context, TimeSpan.FromSeconds(options.Value.StorageRetrySeconds),
+                    "the metadata store or data directory refused the operation; retry later");
+                break;
             default:
                 logger.LogError(exception, "Unhandled error on {Method} {Path}", context.Request.Method, context.Request.Path);
                 problem = new ProblemDetails { Status = StatusCodes.Status500InternalServerError, Title = "Internal server error." };
@@ -82,5 +96,11 @@ public sealed class ErrorMapping(IProblemDetailsService problems, ILogger<ErrorM
         }
         context.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+    }
+
+    static ProblemDetails Unavailable(HttpContext context, TimeSpan retryAfter, string detail)
+    {
+        context.Response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return new ProblemDetails { Status = StatusCodes.Status503ServiceUnavailable, Title = "Service unavailable.", Detail = detail };
     }
 }

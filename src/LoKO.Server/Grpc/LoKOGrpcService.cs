@@ -6,6 +6,7 @@ using Grpc.Core.Interceptors;
 using LoKO.Contracts.Validation;
 using LoKO.Server.Hosting;
 using LoKO.Server.Security;
+using LoKO.Server.Storage;
 using LoKO.Server.Tenants;
 using Rest = LoKO.Contracts.Rest;
 using Microsoft.Extensions.Options;
@@ -286,7 +287,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
 }
 
 /// <summary>Maps the service's exceptions onto gRPC status codes (the REST side's <see cref="Api.ErrorMapping"/>).</summary>
-public sealed class GrpcErrorMapping(ILogger<GrpcErrorMapping> logger) : Interceptor
+public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<GrpcErrorMapping> logger) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -315,14 +316,22 @@ public sealed class GrpcErrorMapping(ILogger<GrpcErrorMapping> logger) : Interce
             QuotaExceededException qx => (StatusCode.ResourceExhausted, qx.Message),
             TenantNotFrozenException n => (StatusCode.FailedPrecondition, n.Message),
             InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal) => (StatusCode.FailedPrecondition, i.Message),
+            StorageUnavailableException u => (StatusCode.Unavailable, u.Message),
             OperationCanceledException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
+            _ when StorageFaults.IsStorageFault(e) => (StatusCode.Unavailable, "the metadata store or data directory refused the operation; retry later"),
             _ => (StatusCode.Internal, "internal error"),
         };
         if (code == StatusCode.Internal) logger.LogError(e, "Unhandled error in {Method}", context.Method);
+        if (code == StatusCode.Unavailable && e is not StorageUnavailableException) logger.LogWarning(e, "Storage refused {Method}", context.Method);
         var trailers = new Metadata();
         if (e is FieldValidationException fv) trailers.Add("field", fv.Errors[0].Field);
         if (e is PredictionNotFoundException) trailers.Add("field", PredictionNotFoundException.Field);
         if (e is QueueFullException qf) trailers.Add("retry-after", Math.Ceiling(qf.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture));
+        if (code == StatusCode.Unavailable)
+        {
+            var retry = e is StorageUnavailableException su ? su.RetryAfter : TimeSpan.FromSeconds(options.Value.StorageRetrySeconds);
+            trailers.Add("retry-after", Math.Max(1, Math.Ceiling(retry.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
+        }
         if (e is QuotaExceededException quota)
         {
             trailers.Add("quota", quota.Quota);

@@ -40,6 +40,11 @@ public sealed class LoKOOptions
     /// are the log entries that the oldest kept one already covers: restart and rollback to a kept version need no more.
     /// </summary>
     public int RetainCheckpoints { get; set; } = 5;
+    /// <summary>
+    /// When the metadata store or the data directory refuses a write: the Retry-After of the 503 answers (appends are
+    /// never acknowledged then), and the first wait before a failed checkpoint is tried again (doubling, at most 5 minutes).
+    /// </summary>
+    public double StorageRetrySeconds { get; set; } = 5;
     /// <summary>A graceful shutdown checkpoints every tenant with steps since its last checkpoint (off: restart replays the log, as after a crash).</summary>
     public bool CheckpointOnShutdown { get; set; } = true;
     /// <summary>

@@ -45,6 +45,7 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
         model.Entity<CheckpointRecord>(e =>
         {
             e.ToTable("checkpoints");
+            e.Property(x => x.Sha256).HasMaxLength(64);
             e.HasIndex(x => new { x.TenantId, x.Version }).IsUnique();
             e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
         });

@@ -91,6 +91,10 @@ public sealed class CheckpointRecord
     /// <summary>Prequential hits among the applied examples (online accuracy = Correct / ExamplesApplied).</summary>
     public long Correct { get; set; }
     public DateTime CreatedUtc { get; set; }
+    /// <summary>SHA-256 of the file as written (lowercase hex), checked when it is loaded; null in rows written before checksums were kept.</summary>
+    public string? Sha256 { get; set; }
+    /// <summary>Length of the file as written, bytes; null in rows written before it was kept.</summary>
+    public long? SizeBytes { get; set; }
     /// <summary>
     /// Of a state a freeze or a rollback abandoned (a later version than the one it returned to): never a freeze's
     /// rollback target, since the log after it is learned again from the earlier state.

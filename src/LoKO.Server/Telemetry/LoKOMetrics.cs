@@ -40,7 +40,7 @@ public sealed class LoKOMetrics
     // so that a frozen tenant that is not resident still reports 1.
     readonly ConcurrentDictionary<string, bool> _frozen = new(StringComparer.Ordinal);
 
-    readonly Counter<long> _accepted, _applied, _rejected, _guardEvents;
+    readonly Counter<long> _accepted, _applied, _rejected, _guardEvents, _checkpointFallbacks, _storageFailures;
     readonly Histogram<double> _stepDuration, _checkpointDuration;
 
     public LoKOMetrics(IMeterFactory meters, IOptions<LoKOOptions> options, ResidentTenants resident)
@@ -54,6 +54,10 @@ public sealed class LoKOMetrics
         _applied = meter.CreateCounter<long>("loko.examples.applied", "{example}", "Examples learned (one optimizer step each).");
         _rejected = meter.CreateCounter<long>("loko.examples.rejected", "{example}", "Logged examples the optimizer refused or could not learn.");
         _guardEvents = meter.CreateCounter<long>("loko.guard.events", "{event}", "Divergence guard interventions (state restored, gain damped).");
+        _checkpointFallbacks = meter.CreateCounter<long>("loko.checkpoint.fallbacks", "{checkpoint}",
+            "Checkpoints a restore skipped (reason: missing, truncated, checksum, invalid, unreadable): the tenant fell back to an older one, or its initial state, and the log after it.");
+        _storageFailures = meter.CreateCounter<long>("loko.storage.failures", "{operation}",
+            "Writes the metadata store or data directory refused (operation: append, answered 503 and not acknowledged; checkpoint, tried again later; prediction, answered without a predictionId; rollback, not done).");
         _stepDuration = meter.CreateHistogram("loko.step.duration", "s", "Time of one learning step (predict, then learn) on the compute executor.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = StepBuckets });
         _checkpointDuration = meter.CreateHistogram("loko.checkpoint.duration", "s", "Time to write and commit one checkpoint.",
@@ -127,6 +131,14 @@ public sealed class LoKOMetrics
     }
 
     public void CheckpointWritten(TenantGauges tenant, TimeSpan duration) => _checkpointDuration.Record(duration.TotalSeconds, Tag(tenant));
+
+    /// <summary>A restore skipped a checkpoint that could not be used (<paramref name="reason"/>: a <c>CheckpointFault</c> label).</summary>
+    public void CheckpointFallback(TenantGauges tenant, string reason) =>
+        _checkpointFallbacks.Add(1, Tag(tenant), new KeyValuePair<string, object?>("reason", reason));
+
+    /// <summary>The store refused a write of <paramref name="operation"/> (append, checkpoint, prediction, rollback).</summary>
+    public void StorageFailed(TenantGauges tenant, string operation) =>
+        _storageFailures.Add(1, Tag(tenant), new KeyValuePair<string, object?>("operation", operation));
 
     static KeyValuePair<string, object?> Tag(TenantGauges tenant) => new("tenant", tenant.Label);
 

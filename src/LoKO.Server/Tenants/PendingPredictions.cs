@@ -110,6 +110,10 @@ public sealed class PendingPredictions(string tenantId, IDbContextFactory<LoKODb
             await using var context = await db.CreateDbContextAsync(CancellationToken.None);
             if (await context.PendingPredictions.Where(p => p.Id == kept.Id).ExecuteDeleteAsync(CancellationToken.None) > 0 && _count > 0) _count--;
         }
+        catch (Exception e) when (StorageFaults.IsStorageFault(e))
+        {
+            // The example is logged; the row left behind expires, and a repeat is answered from the idempotency key.
+        }
         finally
         {
             _gate.Release();

@@ -66,4 +66,10 @@ public sealed record ShownPrediction(int LabelIndex, double Loss);
 public sealed record AppendOutcome(long Sequence, bool Duplicate);
 
 /// <summary>A logged example waiting to be learned; <see cref="Shown"/> is its prequential outcome when it came from feedback.</summary>
-public sealed record PendingStep(long Sequence, StoredPayload Payload, int LabelIndex, ShownPrediction? Shown = null);
+public sealed record PendingStep(long Sequence, StoredPayload Payload, int LabelIndex, ShownPrediction? Shown = null)
+{
+    /// <summary>A log entry read back (replay).</summary>
+    public static PendingStep Of(ExampleRecord x) =>
+        new(x.Sequence, new StoredPayload(x.PayloadKind, x.Payload, x.Width, x.Height), x.LabelIndex,
+            x.ShownLabelIndex is { } shown ? new ShownPrediction(shown, x.ShownLoss ?? double.NaN) : null);
+}

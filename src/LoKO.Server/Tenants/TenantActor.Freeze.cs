@@ -7,26 +7,32 @@ public sealed partial class TenantActor
 {
     /// <summary>
     /// Loop: the monitor tripped. Returns to the state before the drop, drops the in-memory queue (every entry stays
-    /// in the log, unmarked) and stops learning; appends go on, to the log only, under the same gate.
+    /// in the log, unmarked) and stops learning; appends go on, to the log only, under the same gate. A target
+    /// checkpoint whose file cannot be used is rebuilt from an older one and the log (<see cref="CheckpointRestore"/>).
     /// </summary>
     async Task FreezeAsync(FreezeTrigger trigger)
     {
         var target = await _freeze.TargetAsync(trigger);
+        var restored = await _restore.RestoreAsync(_model, target.Version, CancellationToken.None);
         await _appendGate.WaitAsync();
         try
         {
-            await _s.Compute.Run(() => BuildState(target.Checkpoint, initial: target.Checkpoint is null));
-            await _freeze.RecordFreezeAsync(trigger, target);
+            try { await _freeze.RecordFreezeAsync(trigger, target); }
+            catch
+            {
+                await _s.Compute.Run(restored.Dispose);
+                throw;
+            }
+            await InstallAsync(restored);
             _pending.Clear();
             SignalRoom();
-            if (target.Checkpoint is { } checkpoint) RestoreCounters(checkpoint);
-            else ResetCounters();
             Interlocked.Exchange(ref _checkpointVersion, target.Version);
         }
         finally
         {
             _appendGate.Release();
         }
+        await CatchUpAsync(restored, CancellationToken.None);
     }
 
     /// <summary>
@@ -55,18 +61,6 @@ public sealed partial class TenantActor
         }
         return Describe();
     });
-
-    /// <summary>The counters of the initial state (a freeze that returns to it).</summary>
-    void ResetCounters()
-    {
-        Interlocked.Exchange(ref _lastApplied, 0);
-        Interlocked.Exchange(ref _applied, 0);
-        Interlocked.Exchange(ref _rejected, 0);
-        Interlocked.Exchange(ref _correct, 0);
-        _stepsSinceCheckpoint = 0;
-        _warmupPending = false;
-        _lastCheckpointUtc = DateTime.UtcNow;
-    }
 
     /// <summary>A full log frees room when a checkpoint's compaction covers entries: a hint, the next timed checkpoint.</summary>
     TimeSpan LogRetryAfter()

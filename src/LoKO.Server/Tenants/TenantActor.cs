@@ -6,7 +6,6 @@ using System.Threading.Channels;
 using LoKO.Contracts.Rest;
 using LoKO.Contracts.Validation;
 using LoKO.Engine.Checkpoints;
-using LoKO.Engine.Filter;
 using LoKO.Engine.Lora;
 using LoKO.Engine.Models;
 using LoKO.Engine.Optimizers;
@@ -15,7 +14,6 @@ using LoKO.Server.Hosting;
 using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
 using Microsoft.EntityFrameworkCore;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoKO.Server.Tenants;
@@ -34,7 +32,9 @@ public sealed record TenantServices(
 /// One tenant, one actor: a single loop owns the adapter and optimizer and does everything that reads or
 /// changes them — learning steps in sequence order, predictions, checkpoints, rollback — one at a time.
 /// Numeric work is handed to the <see cref="ComputeExecutor"/>; the loop itself only awaits.
-/// Appends run outside the loop (serialised by their own gate) so acknowledgements never wait for learning.
+/// Appends run outside the loop (serialised by their own gate) so acknowledgements never wait for learning
+/// (TenantActor.Appends.cs); checkpoints and rollback are in TenantActor.Checkpoints.cs, the guard rails'
+/// freeze and resume in TenantActor.Freeze.cs, and restoring a checkpoint in <see cref="CheckpointRestore"/>.
 /// </summary>
 public sealed partial class TenantActor
 {
@@ -61,6 +61,7 @@ public sealed partial class TenantActor
     long _logEntries; // rows of this tenant's log (accepted, not yet compacted away): what quotas.maxLogEntries caps
     readonly TenantGauges _gauges;
     readonly TenantFreeze _freeze;
+    readonly CheckpointRestore _restore;
 
     TenantActor(TenantServices services, TenantSettings settings)
     {
@@ -70,6 +71,7 @@ public sealed partial class TenantActor
         Predictions = new PendingPredictions(settings.TenantId, services.Db, services.Options.PredictionTtlSeconds, services.Options.MaxPendingPredictions);
         Quotas = QuotaLimits.Of(settings.Quotas, services.Options.Quotas);
         _freeze = new TenantFreeze(settings.TenantId, services);
+        _restore = new CheckpointRestore(settings, services, _gauges);
     }
 
     public TenantSettings Settings { get; }
@@ -113,18 +115,20 @@ public sealed partial class TenantActor
 
     // ---------------------------------------------------------------- activation
 
-    /// <summary>Loads the tenant: its latest checkpoint (or a fresh adapter), then queues every later log entry for replay.</summary>
+    /// <summary>
+    /// Loads the tenant: its latest checkpoint (or a fresh adapter), then queues every later log entry for replay. A
+    /// checkpoint that cannot be used gives way to an older one (<see cref="CheckpointRestore"/>), and the log replays
+    /// from there. A metadata store that cannot be read is <see cref="StorageUnavailableException"/>.
+    /// </summary>
     public static async Task<TenantActor> ActivateAsync(string tenantId, TenantServices s, CancellationToken ct)
     {
         TenantRecord record;
-        CheckpointRecord? checkpoint = null;
         long maxSequence, logEntries;
-        await using (var db = await s.Db.CreateDbContextAsync(ct))
+        try
         {
+            await using var db = await s.Db.CreateDbContextAsync(ct);
             record = await db.Tenants.AsNoTracking().SingleOrDefaultAsync(t => t.TenantId == tenantId, ct)
                      ?? throw new TenantNotFoundException(tenantId);
-            if (record.CheckpointVersion > 0)
-                checkpoint = await db.Checkpoints.AsNoTracking().SingleAsync(c => c.TenantId == tenantId && c.Version == record.CheckpointVersion, ct);
             // Compaction may have deleted every log entry: checkpoints and idempotency keys remember sequences too.
             maxSequence = Math.Max(
                 await db.Examples.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0,
@@ -132,6 +136,10 @@ public sealed partial class TenantActor
                     await db.Checkpoints.Where(c => c.TenantId == tenantId).MaxAsync(c => (long?)c.LastAppliedSequence, ct) ?? 0,
                     await db.ExampleIds.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0));
             logEntries = await db.Examples.LongCountAsync(x => x.TenantId == tenantId, ct);
+        }
+        catch (Exception e) when (StorageFaults.IsStorageFault(e))
+        {
+            throw NotLoadable(tenantId, s, e);
         }
 
         var actor = new TenantActor(s, TenantSettings.FromRecord(record))
@@ -144,15 +152,25 @@ public sealed partial class TenantActor
         try
         {
             actor._model = await s.Models.GetAsync(record.Preset);
-            await s.Compute.Run(() => actor.BuildState(checkpoint));
-            if (checkpoint is not null) actor.RestoreCounters(checkpoint);
-            await actor._freeze.LoadAsync(record, ct);
-            actor._freeze.Monitor.Reset(checkpoint?.LastAppliedSequence ?? 0);
-            // A frozen tenant learns nothing until it is resumed; the resume replays its log.
-            if (!actor._freeze.Frozen) await actor.QueueReplayAsync(checkpoint?.LastAppliedSequence ?? 0, ct);
+            try
+            {
+                var restored = await actor._restore.RestoreAsync(actor._model, record.CheckpointVersion, ct);
+                await actor.InstallAsync(restored);
+                await actor._freeze.LoadAsync(record, ct);
+                actor._freeze.Monitor.Reset(restored.FromSequence);
+                // A frozen tenant learns nothing until it is resumed (the resume replays its log), except the steps
+                // up to its checkpoint when that had to be rebuilt from an older one.
+                if (actor._freeze.Frozen) await actor.CatchUpAsync(restored, ct);
+                else await actor.QueueReplayAsync(restored.FromSequence, ct);
+            }
+            catch (Exception e) when (StorageFaults.IsStorageFault(e))
+            {
+                throw NotLoadable(tenantId, s, e);
+            }
         }
         catch
         {
+            if (actor._optimizer is not null) await s.Compute.Run(() => actor.Dispose());
             s.Metrics.Untrack(tenantId, actor._gauges);
             throw;
         }
@@ -162,16 +180,57 @@ public sealed partial class TenantActor
         return actor;
     }
 
+    static StorageUnavailableException NotLoadable(string tenantId, TenantServices s, Exception e)
+    {
+        s.Logger.LogWarning(e, "Tenant {Tenant}: cannot be loaded: the metadata store does not answer", tenantId);
+        return new StorageUnavailableException($"tenant '{tenantId}' cannot be loaded now: the metadata store does not answer; retry later",
+            TimeSpan.FromSeconds(s.Options.StorageRetrySeconds));
+    }
+
+    /// <summary>Queues the log entries after <paramref name="afterSequence"/> (never rolled back ones), in order.</summary>
     async Task QueueReplayAsync(long afterSequence, CancellationToken ct)
     {
+        foreach (var step in await ReadLogAsync(afterSequence, long.MaxValue, ct)) _pending.Enqueue(step);
+    }
+
+    async Task<List<PendingStep>> ReadLogAsync(long afterSequence, long throughSequence, CancellationToken ct)
+    {
         await using var db = await _s.Db.CreateDbContextAsync(ct);
-        var entries = db.Examples.AsNoTracking()
-            .Where(x => x.TenantId == TenantId && x.Sequence > afterSequence && !x.RolledBack)
+        var entries = await db.Examples.AsNoTracking()
+            .Where(x => x.TenantId == TenantId && x.Sequence > afterSequence && x.Sequence <= throughSequence && !x.RolledBack)
             .OrderBy(x => x.Sequence)
-            .AsAsyncEnumerable();
-        await foreach (var x in entries.WithCancellation(ct))
-            _pending.Enqueue(new PendingStep(x.Sequence, new StoredPayload(x.PayloadKind, x.Payload, x.Width, x.Height), x.LabelIndex,
-                x.ShownLabelIndex is { } shown ? new ShownPrediction(shown, x.ShownLoss ?? double.NaN) : null));
+            .ToListAsync(ct);
+        return entries.ConvertAll(PendingStep.Of);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="restored"/> the tenant's state (disposing the one it replaces) with the counters of the
+    /// checkpoint it was loaded from, or of the initial state.
+    /// </summary>
+    async Task InstallAsync(RestoredState restored)
+    {
+        await _s.Compute.Run(() =>
+        {
+            _optimizer?.Dispose();
+            _adapter?.Dispose();
+            _adapter = restored.Adapter;
+            _optimizer = restored.Optimizer;
+        });
+        if (restored.From is { } checkpoint) RestoreCounters(checkpoint);
+        else ResetCounters();
+    }
+
+    /// <summary>
+    /// After a restore that loaded an older checkpoint than its target: learns the logged steps between the two, so the
+    /// state is the target's (replay is deterministic). The steps' own outcomes do not count for the guard rails.
+    /// </summary>
+    async Task CatchUpAsync(RestoredState restored, CancellationToken ct)
+    {
+        if (restored.Target is not { } target || restored.From?.Version == target.Version) return;
+        foreach (var step in await ReadLogAsync(restored.FromSequence, target.LastAppliedSequence, ct))
+            await _s.Compute.Run(() => Step(step));
+        _stepsSinceCheckpoint = 0;
+        _freeze.Monitor.Reset(target.LastAppliedSequence);
     }
 
     void RestoreCounters(CheckpointRecord c)
@@ -181,120 +240,28 @@ public sealed partial class TenantActor
         Interlocked.Exchange(ref _rejected, c.ExamplesRejected);
         Interlocked.Exchange(ref _correct, c.Correct);
         _stepsSinceCheckpoint = 0;
+        _warmupPending = false;
         _lastCheckpointUtc = DateTime.UtcNow;
     }
 
-    /// <summary>
-    /// Compute thread: a fresh adapter from the tenant's seed, then the checkpoint's state if there is one. With
-    /// <paramref name="initial"/> (a freeze returning to the initial state) the adapter is built again from the seed.
-    /// </summary>
-    void BuildState(CheckpointRecord? checkpoint, bool initial = false)
+    /// <summary>The counters of the initial state.</summary>
+    void ResetCounters()
     {
-        if (initial)
-        {
-            _adapter?.Dispose();
-            _adapter = null!;
-        }
-        _adapter ??= _model.CreateAdapter(Settings.LoraOptions, Settings.Labels.Count, Settings.Seed);
-        _optimizer?.Dispose();
-        _optimizer = null!;
-        if (checkpoint is null)
-        {
-            // Only at activation, right after the adapter was initialised from the tenant's seed.
-            _optimizer = TenantOptimizers.Create(Settings, _adapter);
-            return;
-        }
-        using var stream = _s.Files.OpenRead(checkpoint.Path);
-        _optimizer = TenantOptimizers.Load(Settings, _adapter, stream);
+        Interlocked.Exchange(ref _lastApplied, 0);
+        Interlocked.Exchange(ref _applied, 0);
+        Interlocked.Exchange(ref _rejected, 0);
+        Interlocked.Exchange(ref _correct, 0);
+        _stepsSinceCheckpoint = 0;
         _warmupPending = false;
+        _lastCheckpointUtc = DateTime.UtcNow;
     }
 
-    // ---------------------------------------------------------------- appends (acknowledgement path)
-
-    /// <summary>
-    /// Appends examples to the durable log (one transaction) and queues them for learning. Returns only once
-    /// they are committed. A repeated exampleId returns its original sequence and is not appended again.
-    /// </summary>
-    public async Task<IReadOnlyList<AppendOutcome>> AppendAsync(IReadOnlyList<NewExample> examples, bool waitForRoom, CancellationToken ct)
+    /// <summary>Compute thread.</summary>
+    void Dispose()
     {
-        if (waitForRoom) await WaitForRoomAsync(examples.Count, ct);
-        await _appendGate.WaitAsync(ct);
-        try
-        {
-            if (_stop.IsCancellationRequested) throw new TenantNotFoundException(TenantId);
-            if (!waitForRoom && _pending.Count + examples.Count > _s.Options.MaxQueuedExamples)
-                throw new QueueFullException(TenantId, _s.Options.MaxQueuedExamples, RetryAfter());
-
-            await using var db = await _s.Db.CreateDbContextAsync(ct);
-            var ids = examples.Select(e => e.ExampleId).OfType<string>().Distinct().ToList();
-            var known = ids.Count == 0
-                ? new Dictionary<string, long>()
-                : await db.ExampleIds.AsNoTracking().Where(x => x.TenantId == TenantId && ids.Contains(x.ExampleId))
-                    .ToDictionaryAsync(x => x.ExampleId, x => x.Sequence, ct);
-
-            var outcomes = new List<AppendOutcome>(examples.Count);
-            var queued = new List<PendingStep>();
-            long next = _nextSequence;
-            var now = DateTime.UtcNow;
-            foreach (var e in examples)
-            {
-                if (e.ExampleId is not null && known.TryGetValue(e.ExampleId, out var seen))
-                {
-                    outcomes.Add(new AppendOutcome(seen, Duplicate: true));
-                    continue;
-                }
-                long sequence = next++;
-                if (e.ExampleId is not null)
-                {
-                    known[e.ExampleId] = sequence;
-                    db.ExampleIds.Add(new ExampleIdRecord { TenantId = TenantId, ExampleId = e.ExampleId, Sequence = sequence });
-                }
-                db.Examples.Add(new ExampleRecord
-                {
-                    TenantId = TenantId, Sequence = sequence,
-                    PayloadKind = e.Payload.Kind, Payload = e.Payload.Bytes, Width = e.Payload.Width, Height = e.Payload.Height,
-                    Label = e.Label, LabelIndex = e.LabelIndex, AcceptedUtc = now,
-                    ShownLabelIndex = e.Shown?.LabelIndex, ShownLoss = e.Shown?.Loss,
-                });
-                queued.Add(new PendingStep(sequence, e.Payload, e.LabelIndex, e.Shown));
-                outcomes.Add(new AppendOutcome(sequence, Duplicate: false));
-            }
-            Quotas.CheckLogRoom(TenantId, Interlocked.Read(ref _logEntries), queued.Count, LogRetryAfter());
-            // Once the commit starts it finishes: an abandoned request must not leave the sequence counter unsure.
-            if (queued.Count > 0) await db.SaveChangesAsync(CancellationToken.None);
-            Interlocked.Exchange(ref _nextSequence, next);
-            Interlocked.Add(ref _logEntries, queued.Count);
-            // A frozen tenant logs and acknowledges, but learns nothing until resumed (its resume replays the log).
-            if (!_freeze.Frozen) foreach (var q in queued) _pending.Enqueue(q);
-            _s.Metrics.Accepted(_gauges, queued.Count);
-            Wake();
-            return outcomes;
-        }
-        finally
-        {
-            _appendGate.Release();
-        }
+        _optimizer.Dispose();
+        _adapter.Dispose();
     }
-
-    async Task WaitForRoomAsync(int count, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(_s.Options.QueueWaitSeconds);
-        while (_pending.Count + count > _s.Options.MaxQueuedExamples && _pending.Count > 0)
-        {
-            var remaining = deadline - DateTime.UtcNow;
-            if (remaining <= TimeSpan.Zero) throw new QueueFullException(TenantId, _s.Options.MaxQueuedExamples, RetryAfter());
-            var room = Volatile.Read(ref _room).Task;
-            if (_pending.Count + count <= _s.Options.MaxQueuedExamples) break;
-            try { await room.WaitAsync(remaining, ct); }
-            catch (TimeoutException) { }
-        }
-    }
-
-    TimeSpan RetryAfter() => TimeSpan.FromSeconds(Math.Clamp(_pending.Count / 50.0, 1, 60));
-
-    void SignalRoom() => Interlocked.Exchange(ref _room, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-
-    void Wake() => _wake.Writer.TryWrite(true);
 
     // ---------------------------------------------------------------- the loop
 
@@ -318,14 +285,15 @@ public sealed partial class TenantActor
                     _pending.TryDequeue(out _);
                     SignalRoom();
                     if (_freeze.Monitor.Tripped is not null) continue; // no checkpoint of a state past the drop
-                    if (_stepsSinceCheckpoint >= _s.Options.CheckpointEverySteps && !_warmupPending) await CheckpointCoreAsync();
+                    if (_stepsSinceCheckpoint >= _s.Options.CheckpointEverySteps && !_warmupPending && !CheckpointRetryWaits)
+                        await TryCheckpointAsync();
                     continue;
                 }
                 var interval = TimeSpan.FromSeconds(_s.Options.CheckpointEverySeconds);
-                var due = _lastCheckpointUtc + interval - DateTime.UtcNow;
+                var due = NextCheckpointUtc(interval) - DateTime.UtcNow;
                 if (_stepsSinceCheckpoint > 0 && !_warmupPending && due <= TimeSpan.Zero)
                 {
-                    await CheckpointCoreAsync();
+                    await TryCheckpointAsync();
                     continue;
                 }
                 var wait = _stepsSinceCheckpoint > 0 && due > TimeSpan.Zero ? due : interval;
@@ -334,7 +302,7 @@ public sealed partial class TenantActor
             }
             catch (Exception e)
             {
-                // A failed checkpoint (disk, database) is retried later; the log still holds every example.
+                // The log still holds every acknowledged example; the next round tries again.
                 _s.Logger.LogError(e, "Tenant {Tenant}: loop error", TenantId);
                 try { await Task.Delay(TimeSpan.FromSeconds(1), ct); } catch (OperationCanceledException) { return; }
             }
@@ -417,7 +385,17 @@ public sealed partial class TenantActor
         int best = Array.IndexOf(probabilities, probabilities.Max());
         var map = new Dictionary<string, double>(Settings.Labels.Count);
         for (int i = 0; i < probabilities.Length; i++) map[Settings.Labels[i]] = probabilities[i];
-        var predictionId = await Predictions.AddAsync(payload, best, probabilities, version);
+        string? predictionId = null;
+        try
+        {
+            predictionId = await Predictions.AddAsync(payload, best, probabilities, version);
+        }
+        catch (Exception e) when (StorageFaults.IsStorageFault(e))
+        {
+            // The prediction is still worth answering; without a predictionId it promises nothing the store cannot keep.
+            _s.Metrics.StorageFailed(_gauges, "prediction");
+            _s.Logger.LogWarning(e, "Tenant {Tenant}: the prediction is answered without a predictionId: the metadata store cannot keep it", TenantId);
+        }
         return new PredictionResult(Settings.Labels[best], map, version, predictionId);
     }
 
@@ -425,118 +403,6 @@ public sealed partial class TenantActor
     public Task<AppendOutcome> FeedbackAsync(string predictionId, string label, int labelIndex, CancellationToken ct) =>
         Predictions.FeedbackAsync(predictionId, label, labelIndex, examples => AppendAsync(examples, waitForRoom: false, ct), ct);
 
-    /// <summary>Writes a checkpoint now (after the steps already taken; queued examples stay queued).</summary>
-    public Task<CheckpointResponse> CheckpointAsync() => Enqueue(async () =>
-        _warmupPending ? throw new InvalidOperationException("the bounded-P₀ warm-up is still gathering examples; checkpoint after it completes")
-                       : await CheckpointCoreAsync());
-
-    async Task<CheckpointResponse> CheckpointCoreAsync()
-    {
-        var started = DateTime.UtcNow;
-        long version = _nextCheckpointVersion;
-        var path = _s.Files.RelativePath(TenantId, version);
-        long lastApplied = Interlocked.Read(ref _lastApplied);
-        var noise = await _s.Compute.Run(() =>
-        {
-            _s.Files.WriteAtomically(path, SaveState);
-            return NoiseEstimates.Of(_optimizer);
-        });
-
-        var record = new CheckpointRecord
-        {
-            TenantId = TenantId, Version = version, Path = path, LastAppliedSequence = lastApplied,
-            ExamplesApplied = Interlocked.Read(ref _applied), ExamplesRejected = Interlocked.Read(ref _rejected),
-            Correct = Interlocked.Read(ref _correct), CreatedUtc = started,
-        };
-        await using (var db = await _s.Db.CreateDbContextAsync())
-        {
-            await using var tx = await db.Database.BeginTransactionAsync();
-            db.Checkpoints.Add(record);
-            if (noise is { } n)
-                db.NoiseHistory.Add(NoiseEstimates.Record(TenantId, version, n, started));
-            await db.SaveChangesAsync();
-            await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s
-                .SetProperty(t => t.CheckpointVersion, version)
-                .SetProperty(t => t.NextCheckpointVersion, version + 1));
-            await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence <= lastApplied && !x.Applied && !x.RolledBack)
-                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Applied, true).SetProperty(x => x.AppliedUtc, started));
-            await tx.CommitAsync();
-        }
-        Interlocked.Exchange(ref _checkpointVersion, version);
-        _nextCheckpointVersion = version + 1;
-        _stepsSinceCheckpoint = 0;
-        _lastCheckpointUtc = DateTime.UtcNow;
-        _s.Metrics.CheckpointWritten(_gauges, _lastCheckpointUtc - started);
-        _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
-            TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
-        await CompactAsync();
-        return CheckpointResponses.From(record, noise?.Trace);
-    }
-
-    /// <summary>After a checkpoint: drops older checkpoints and covered log entries. A failure only postpones it to the next checkpoint.</summary>
-    async Task CompactAsync()
-    {
-        try
-        {
-            var result = await LogCompaction.CompactAsync(_s.Db, _s.Files, TenantId, _s.Options.RetainCheckpoints, _freeze.Monitor.ProtectThrough);
-            if (result is not null) Interlocked.Add(ref _logEntries, -result.ExamplesDeleted);
-            if (result is { CheckpointsDeleted: > 0 } or { ExamplesDeleted: > 0 })
-                _s.Logger.LogDebug("Tenant {Tenant}: compacted {Checkpoints} checkpoints and {Examples} log entries up to sequence {Sequence}",
-                    TenantId, result.CheckpointsDeleted, result.ExamplesDeleted, result.CoveredSequence);
-        }
-        catch (Exception e)
-        {
-            _s.Logger.LogWarning(e, "Tenant {Tenant}: log compaction failed; it runs again after the next checkpoint", TenantId);
-        }
-    }
-
-    void SaveState(Stream stream) => TenantOptimizers.Save(_optimizer, stream);
-
-    /// <summary>
-    /// Returns to checkpoint <paramref name="version"/>: its state is loaded, and every log entry after its
-    /// sequence (applied or still queued) is marked rolled back and never learned.
-    /// </summary>
-    public Task<TenantStatus> RollbackAsync(long version) => Enqueue(async () =>
-    {
-        CheckpointRecord checkpoint;
-        await using (var db = await _s.Db.CreateDbContextAsync())
-            checkpoint = await db.Checkpoints.AsNoTracking().SingleOrDefaultAsync(c => c.TenantId == TenantId && c.Version == version)
-                         ?? throw await NoCheckpointAsync(db, version);
-
-        await _appendGate.WaitAsync();
-        try
-        {
-            await _s.Compute.Run(() => BuildState(checkpoint));
-            _pending.Clear();
-            SignalRoom();
-            await using var db = await _s.Db.CreateDbContextAsync();
-            await using var tx = await db.Database.BeginTransactionAsync();
-            await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence > checkpoint.LastAppliedSequence && !x.RolledBack)
-                .ExecuteUpdateAsync(s => s.SetProperty(x => x.RolledBack, true).SetProperty(x => x.Applied, false).SetProperty(x => x.AppliedUtc, (DateTime?)null));
-            await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.CheckpointVersion, version));
-            await TenantFreeze.DiscardAfterAsync(db, TenantId, version);
-            await tx.CommitAsync();
-            RestoreCounters(checkpoint);
-            _freeze.Monitor.Reset(checkpoint.LastAppliedSequence);
-            Interlocked.Exchange(ref _checkpointVersion, version);
-        }
-        finally
-        {
-            _appendGate.Release();
-        }
-        _s.Logger.LogInformation("Tenant {Tenant}: rolled back to checkpoint v{Version} (sequence {Sequence})", TenantId, version, checkpoint.LastAppliedSequence);
-        return Status;
-    });
-
-    async Task<FieldValidationException> NoCheckpointAsync(LoKODbContext db, long version)
-    {
-        var v = version.ToString(CultureInfo.InvariantCulture);
-        if (version >= _nextCheckpointVersion) return new FieldValidationException("version", $"tenant '{TenantId}' has no checkpoint {v}");
-        var kept = await db.Checkpoints.AsNoTracking().Where(c => c.TenantId == TenantId).OrderBy(c => c.Version).Select(c => c.Version).ToListAsync();
-        return new FieldValidationException("version",
-            $"checkpoint {v} of tenant '{TenantId}' was removed by log compaction (LoKO:RetainCheckpoints keeps the latest " +
-            $"{_s.Options.RetainCheckpoints.ToString(CultureInfo.InvariantCulture)}); it can roll back to {string.Join(", ", kept)}");
-    }
 
     /// <summary>The adapter as safetensors: θ, each LoRA piece and the head by name, and how to read them.</summary>
     public Task<AdapterFile> ExportAsync() => Enqueue(async () =>
@@ -585,10 +451,6 @@ public sealed partial class TenantActor
             catch (Exception e) { _s.Logger.LogError(e, "Tenant {Tenant}: checkpoint at shutdown failed; the log replays on restart", TenantId); }
         }
         _s.Metrics.Untrack(TenantId, _gauges);
-        await _s.Compute.Run(() =>
-        {
-            _optimizer.Dispose();
-            _adapter.Dispose();
-        });
+        await _s.Compute.Run(Dispose);
     }
 }

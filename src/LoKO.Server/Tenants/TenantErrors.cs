@@ -41,3 +41,13 @@ public sealed class TenantNotFrozenException(string tenantId) : Exception($"tena
 {
     [Id(0)] public string TenantId { get; } = tenantId;
 }
+
+/// <summary>
+/// The metadata store or the data directory refused a write (read-only, full, out of reach): nothing was
+/// acknowledged; 503 with Retry-After / UNAVAILABLE. The same request may succeed once the fault clears.
+/// </summary>
+[GenerateSerializer]
+public sealed class StorageUnavailableException(string message, TimeSpan retryAfter) : Exception(message)
+{
+    [Id(0)] public TimeSpan RetryAfter { get; } = retryAfter;
+}

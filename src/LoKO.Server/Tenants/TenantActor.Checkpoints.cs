@@ -1,0 +1,179 @@
+using System.Globalization;
+using LoKO.Contracts.Rest;
+using LoKO.Contracts.Validation;
+using LoKO.Server.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace LoKO.Server.Tenants;
+
+/// <summary>The actor's checkpoints: writing them (file, then row), compaction after each, and rollback to one.</summary>
+public sealed partial class TenantActor
+{
+    static readonly TimeSpan MaxCheckpointRetry = TimeSpan.FromMinutes(5);
+
+    // Checkpoints failed in a row, and when the loop tries again; learning goes on from memory and the log meanwhile.
+    int _checkpointFailures;
+    DateTime _checkpointRetryUtc;
+
+    bool CheckpointRetryWaits => _checkpointFailures > 0 && DateTime.UtcNow < _checkpointRetryUtc;
+
+    /// <summary>When the loop checkpoints next if there are new steps: on schedule, or after a failure when its back-off ends.</summary>
+    DateTime NextCheckpointUtc(TimeSpan interval) => _checkpointFailures > 0 ? _checkpointRetryUtc : _lastCheckpointUtc + interval;
+
+    /// <summary>Writes a checkpoint now (after the steps already taken; queued examples stay queued).</summary>
+    public Task<CheckpointResponse> CheckpointAsync() => Enqueue(async () =>
+        _warmupPending ? throw new InvalidOperationException("the bounded-P₀ warm-up is still gathering examples; checkpoint after it completes")
+                       : await CheckpointCoreAsync());
+
+    /// <summary>The loop's checkpoints: a failure is already logged and counted, and tried again after its back-off.</summary>
+    async Task TryCheckpointAsync()
+    {
+        try { await CheckpointCoreAsync(); }
+        catch (StorageUnavailableException) { }
+    }
+
+    /// <summary>
+    /// The file (its SHA-256 and length go into the row), then in one transaction the row, the tenant's checkpoint
+    /// version and the covered log entries marked applied. A store that refuses either is
+    /// <see cref="StorageUnavailableException"/>: the tenant keeps its state in memory and its log, and the loop tries
+    /// again after a back-off (<see cref="Hosting.LoKOOptions.StorageRetrySeconds"/>, doubling up to 5 minutes).
+    /// </summary>
+    async Task<CheckpointResponse> CheckpointCoreAsync()
+    {
+        var started = DateTime.UtcNow;
+        long version = _nextCheckpointVersion;
+        var path = _s.Files.RelativePath(TenantId, version);
+        long lastApplied = Interlocked.Read(ref _lastApplied);
+        CheckpointRecord record;
+        NoiseEstimate? noise;
+        try
+        {
+            (var file, noise) = await _s.Compute.Run(() => (_s.Files.WriteAtomically(path, SaveState), NoiseEstimates.Of(_optimizer)));
+            record = new CheckpointRecord
+            {
+                TenantId = TenantId, Version = version, Path = path, LastAppliedSequence = lastApplied,
+                ExamplesApplied = Interlocked.Read(ref _applied), ExamplesRejected = Interlocked.Read(ref _rejected),
+                Correct = Interlocked.Read(ref _correct), CreatedUtc = started, Sha256 = file.Sha256, SizeBytes = file.Size,
+            };
+            await using var db = await _s.Db.CreateDbContextAsync();
+            await using var tx = await db.Database.BeginTransactionAsync();
+            db.Checkpoints.Add(record);
+            if (noise is { } n)
+                db.NoiseHistory.Add(NoiseEstimates.Record(TenantId, version, n, started));
+            await db.SaveChangesAsync();
+            await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.CheckpointVersion, version)
+                .SetProperty(t => t.NextCheckpointVersion, version + 1));
+            await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence <= lastApplied && !x.Applied && !x.RolledBack)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Applied, true).SetProperty(x => x.AppliedUtc, started));
+            await tx.CommitAsync();
+        }
+        catch (Exception e) when (StorageFaults.IsStorageFault(e))
+        {
+            // The commit may have landed all the same: its version is never written again.
+            _nextCheckpointVersion = version + 1;
+            _checkpointFailures++;
+            var wait = TimeSpan.FromSeconds(Math.Min(_s.Options.StorageRetrySeconds * Math.Pow(2, _checkpointFailures - 1), MaxCheckpointRetry.TotalSeconds));
+            _checkpointRetryUtc = DateTime.UtcNow + wait;
+            throw Unavailable("checkpoint", e, $"checkpoint v{version.ToString(CultureInfo.InvariantCulture)} could not be written (failure " +
+                $"{_checkpointFailures.ToString(CultureInfo.InvariantCulture)} in a row); learning goes on from memory and the log, and the next " +
+                $"checkpoint is tried in {wait.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
+        }
+        _checkpointFailures = 0;
+        Interlocked.Exchange(ref _checkpointVersion, version);
+        _nextCheckpointVersion = version + 1;
+        _stepsSinceCheckpoint = 0;
+        _lastCheckpointUtc = DateTime.UtcNow;
+        _s.Metrics.CheckpointWritten(_gauges, _lastCheckpointUtc - started);
+        _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
+            TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
+        await CompactAsync();
+        return CheckpointResponses.From(record, noise?.Trace);
+    }
+
+    /// <summary>After a checkpoint: drops older checkpoints and covered log entries. A failure only postpones it to the next checkpoint.</summary>
+    async Task CompactAsync()
+    {
+        try
+        {
+            var result = await LogCompaction.CompactAsync(_s.Db, _s.Files, TenantId, _s.Options.RetainCheckpoints, _freeze.Monitor.ProtectThrough);
+            if (result is not null) Interlocked.Add(ref _logEntries, -result.ExamplesDeleted);
+            if (result is { CheckpointsDeleted: > 0 } or { ExamplesDeleted: > 0 })
+                _s.Logger.LogDebug("Tenant {Tenant}: compacted {Checkpoints} checkpoints and {Examples} log entries up to sequence {Sequence}",
+                    TenantId, result.CheckpointsDeleted, result.ExamplesDeleted, result.CoveredSequence);
+        }
+        catch (Exception e)
+        {
+            _s.Logger.LogWarning(e, "Tenant {Tenant}: log compaction failed; it runs again after the next checkpoint", TenantId);
+        }
+    }
+
+    void SaveState(Stream stream) => TenantOptimizers.Save(_optimizer, stream);
+
+    /// <summary>
+    /// Returns to checkpoint <paramref name="version"/>: its state is loaded, and every log entry after its
+    /// sequence (applied or still queued) is marked rolled back and never learned. A checkpoint whose file cannot be
+    /// used is rebuilt from an older one and the log between them (<see cref="CheckpointRestore"/>).
+    /// </summary>
+    public Task<TenantStatus> RollbackAsync(long version) => Enqueue(async () =>
+    {
+        CheckpointRecord checkpoint;
+        await using (var db = await _s.Db.CreateDbContextAsync())
+            checkpoint = await db.Checkpoints.AsNoTracking().SingleOrDefaultAsync(c => c.TenantId == TenantId && c.Version == version)
+                         ?? throw await NoCheckpointAsync(db, version);
+
+        var restored = await _restore.RestoreAsync(_model, version, CancellationToken.None);
+        if (!restored.Exact)
+        {
+            await _s.Compute.Run(restored.Dispose);
+            throw new FieldValidationException("version", $"checkpoint {version.ToString(CultureInfo.InvariantCulture)} of tenant '{TenantId}' cannot " +
+                "be restored: neither its file nor an older one it descends from loads, and log compaction deleted the examples that would rebuild it");
+        }
+        await _appendGate.WaitAsync();
+        try
+        {
+            try
+            {
+                await using var db = await _s.Db.CreateDbContextAsync();
+                await using var tx = await db.Database.BeginTransactionAsync();
+                await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence > checkpoint.LastAppliedSequence && !x.RolledBack)
+                    .ExecuteUpdateAsync(s => s.SetProperty(x => x.RolledBack, true).SetProperty(x => x.Applied, false).SetProperty(x => x.AppliedUtc, (DateTime?)null));
+                await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.CheckpointVersion, version));
+                await TenantFreeze.DiscardAfterAsync(db, TenantId, version);
+                await tx.CommitAsync();
+            }
+            catch (Exception e) when (StorageFaults.IsStorageFault(e))
+            {
+                await _s.Compute.Run(restored.Dispose);
+                throw Unavailable("rollback", e, $"the rollback to checkpoint v{version.ToString(CultureInfo.InvariantCulture)} could not be recorded and did not happen");
+            }
+            catch
+            {
+                await _s.Compute.Run(restored.Dispose);
+                throw;
+            }
+            await InstallAsync(restored);
+            _pending.Clear();
+            SignalRoom();
+            Interlocked.Exchange(ref _checkpointVersion, version);
+        }
+        finally
+        {
+            _appendGate.Release();
+        }
+        await CatchUpAsync(restored, CancellationToken.None);
+        _freeze.Monitor.Reset(checkpoint.LastAppliedSequence);
+        _s.Logger.LogInformation("Tenant {Tenant}: rolled back to checkpoint v{Version} (sequence {Sequence})", TenantId, version, checkpoint.LastAppliedSequence);
+        return Status;
+    });
+
+    async Task<FieldValidationException> NoCheckpointAsync(LoKODbContext db, long version)
+    {
+        var v = version.ToString(CultureInfo.InvariantCulture);
+        if (version >= _nextCheckpointVersion) return new FieldValidationException("version", $"tenant '{TenantId}' has no checkpoint {v}");
+        var kept = await db.Checkpoints.AsNoTracking().Where(c => c.TenantId == TenantId).OrderBy(c => c.Version).Select(c => c.Version).ToListAsync();
+        return new FieldValidationException("version",
+            $"checkpoint {v} of tenant '{TenantId}' was removed by log compaction (LoKO:RetainCheckpoints keeps the latest " +
+            $"{_s.Options.RetainCheckpoints.ToString(CultureInfo.InvariantCulture)}); it can roll back to {string.Join(", ", kept)}");
+    }
+}
