@@ -185,8 +185,9 @@ public sealed partial class TenantActor
     }
 
     /// <summary>
-    /// Compute thread: a fresh adapter from the tenant's seed, then the checkpoint's state if there is one. With
-    /// <paramref name="initial"/> (a freeze returning to the initial state) the adapter is built again from the seed.
+    /// Compute thread: a fresh adapter from the tenant's seed (or the adapter it was created from), then the
+    /// checkpoint's state if there is one. With <paramref name="initial"/> (a freeze returning to the initial state)
+    /// the adapter is built again.
     /// </summary>
     void BuildState(CheckpointRecord? checkpoint, bool initial = false)
     {
@@ -195,7 +196,11 @@ public sealed partial class TenantActor
             _adapter?.Dispose();
             _adapter = null!;
         }
-        _adapter ??= _model.CreateAdapter(Settings.LoraOptions, Settings.Labels.Count, Settings.Seed);
+        if (_adapter is null)
+        {
+            _adapter = _model.CreateAdapter(Settings.LoraOptions, Settings.Labels.Count, Settings.Seed);
+            LoadImportedAdapter();
+        }
         _optimizer?.Dispose();
         _optimizer = null!;
         if (checkpoint is null)
@@ -207,6 +212,17 @@ public sealed partial class TenantActor
         using var stream = _s.Files.OpenRead(checkpoint.Path);
         _optimizer = TenantOptimizers.Load(Settings, _adapter, stream);
         _warmupPending = false;
+    }
+
+    /// <summary>A tenant created from an imported adapter starts from its θ, as stored at creation.</summary>
+    void LoadImportedAdapter()
+    {
+        var path = _s.Files.InitialPath(TenantId);
+        if (!_s.Files.Exists(path)) return;
+        using var scope = NewDisposeScope();
+        using var stream = _s.Files.OpenRead(path);
+        var theta = SafetensorsCodec.Read(stream).Tensors["theta"];
+        using (no_grad()) _adapter.Theta.copy_(theta);
     }
 
     // ---------------------------------------------------------------- appends (acknowledgement path)
