@@ -13,8 +13,11 @@ public static class PeftArchive
     /// <summary>PEFT's save_pretrained writes this metadata; transformers' loaders look for it.</summary>
     static readonly Dictionary<string, string> Metadata = new() { ["format"] = "pt" };
 
-    /// <summary>Hostile zips cannot make us inflate more than this per entry.</summary>
-    const long MaxEntryBytes = 1L << 30;
+    /// <summary>
+    /// A small zip may claim to inflate to gigabytes: no entry may be larger than this, which is above any adapter a
+    /// tenant can have (every minilm-l6 site at r = 256 is about 45 MB).
+    /// </summary>
+    const long MaxEntryBytes = 256L << 20;
 
     public static byte[] Write(PeftConfig config, IReadOnlyDictionary<string, Tensor> tensors)
     {

@@ -161,8 +161,7 @@ public static class RestEndpoints
                 ? Results.File(file, "application/zip", $"{tenantId}-peft.zip")
                 : Results.File(file, "application/octet-stream", $"{tenantId}-adapter.safetensors");
         })
-        .Produces<byte[]>(contentType: "application/octet-stream")
-        .Produces<byte[]>(contentType: "application/zip")
+        .Produces<byte[]>(StatusCodes.Status200OK, "application/octet-stream", "application/zip")
         .ProducesValidationProblem()
         .WithSummary("The adapter: θ, LoRA pieces and head as a safetensors file, or with format=peft a zip of a Hugging Face PEFT LoRA adapter.");
     }

@@ -60,16 +60,17 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
                 throw;
             }
         }
-        if (imported is not null) await StoreImportAsync(record.TenantId, imported.Theta, ct);
+        if (imported is not null) await StoreImportAsync(record.TenantId, imported.Theta);
         Prewarm(record.TenantId);
         return new CreateTenantResponse(record.TenantId, key);
     }
 
     /// <summary>
-    /// Written after the tenant's row (so a losing racer cannot overwrite the winner's) and before anything activates
-    /// it; a tenant whose θ could not be stored is removed again rather than left to start from its seed.
+    /// Written after the tenant's row (so a losing racer cannot overwrite the winner's) and before the prewarm
+    /// activates it (its key is not out yet, so no tenant request can); a tenant whose θ could not be stored is
+    /// removed again rather than left to start from its seed.
     /// </summary>
-    async Task StoreImportAsync(string tenantId, float[] theta, CancellationToken ct)
+    async Task StoreImportAsync(string tenantId, float[] theta)
     {
         try
         {
