@@ -90,36 +90,6 @@ public class PeftAdapterTests(SharedServer shared)
     }
 
     [Fact]
-    public async Task AnImportedTenantStartsFromItsAdapterAgainAfterARestartWithoutCheckpoint()
-    {
-        var key = await TrainedTenantAsync("peft-restart-source");
-        var zip = await ExportAsync("peft-restart-source", key);
-        var imported = await S.DownloadThetaAsync("peft-restart-source", key);
-        var data = Path.Combine(Path.GetTempPath(), "loko-test-" + Guid.NewGuid().ToString("N"));
-        string[] noCheckpoints = ["--LoKO:CheckpointOnShutdown=false"];
-        try
-        {
-            string copyKey;
-            await using (var first = await LoKOTestServer.StartAsync(data, noCheckpoints))
-            {
-                var (created, body) = await first.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey,
-                    new { tenantId = "peft-restarted", preset = "minilm-l6", labels = new[] { "computers", "food" }, adapter = Convert.ToBase64String(zip) });
-                Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-                copyKey = body.GetProperty("apiKey").GetString()!;
-                Assert.Equal(imported, await first.DownloadThetaAsync("peft-restarted", copyKey));
-            }
-            await using var second = await LoKOTestServer.StartAsync(data, noCheckpoints);
-            var (_, tenant) = await second.SendAsync(HttpMethod.Get, "/v1/tenants/peft-restarted", copyKey);
-            Assert.Equal(0, tenant.GetProperty("checkpointVersion").GetInt64());
-            Assert.Equal(imported, await second.DownloadThetaAsync("peft-restarted", copyKey));
-        }
-        finally
-        {
-            Directory.Delete(data, recursive: true);
-        }
-    }
-
-    [Fact]
     public async Task ExportedNamesAndShapesAreThoseOfPeftsLayout()
     {
         var key = await S.CreateTenantAsync("peft-layout");
