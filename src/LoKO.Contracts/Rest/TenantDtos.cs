@@ -21,6 +21,12 @@ public sealed record CreateTenantRequest
     public long? Seed { get; init; }
     /// <summary>The tenant's own rate limits and log cap (creation takes the admin key); unset fields take the server's defaults.</summary>
     public TenantQuotas? Quotas { get; init; }
+    /// <summary>
+    /// A PEFT LoRA adapter (the zip GET …/adapter?format=peft returns: adapter_config.json and
+    /// adapter_model.safetensors), base64 in JSON: the tenant starts from its A, B and head instead of from its seed.
+    /// Rank, alpha and targets come from its config; lora settings, when given, must agree.
+    /// </summary>
+    public byte[]? Adapter { get; init; }
 }
 
 /// <summary>

@@ -143,15 +143,27 @@ public static class RestEndpoints
         .ProducesProblem(StatusCodes.Status409Conflict)
         .WithSummary("End a freeze by the guard rails: the log after the checkpoint it returned to is learned again, in order, once.");
 
-        v1.MapGet("/{tenantId}/adapter", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
+        v1.MapGet("/{tenantId}/adapter", async (string tenantId, string? format, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {
             await auth.RequireTenantAsync(Header(http), tenantId, ct);
-            var (file, version) = await tenants.ExportAsync(tenantId);
+            bool peft = format switch
+            {
+                null or "safetensors" => false,
+                "peft" => true,
+                _ => throw new FieldValidationException("format", $"must be \"safetensors\" (default) or \"peft\", not \"{format}\""),
+            };
+            byte[] file;
+            long version;
+            if (peft) (file, version) = await tenants.ExportPeftAsync(tenantId);
+            else (file, version) = await tenants.ExportAsync(tenantId);
             http.Response.Headers["X-Adapter-Version"] = version.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Results.File(file, "application/octet-stream", $"{tenantId}-adapter.safetensors");
+            return peft
+                ? Results.File(file, "application/zip", $"{tenantId}-peft.zip")
+                : Results.File(file, "application/octet-stream", $"{tenantId}-adapter.safetensors");
         })
-        .Produces<byte[]>(contentType: "application/octet-stream")
-        .WithSummary("The adapter (θ, LoRA pieces, head) as a safetensors file.");
+        .Produces<byte[]>(StatusCodes.Status200OK, "application/octet-stream", "application/zip")
+        .ProducesValidationProblem()
+        .WithSummary("The adapter: θ, LoRA pieces and head as a safetensors file, or with format=peft a zip of a Hugging Face PEFT LoRA adapter.");
     }
 
     static string? Header(HttpContext http) => http.Request.Headers.Authorization.FirstOrDefault();

@@ -42,6 +42,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
                 PredictionsPerSecond = request.Quotas.HasPredictionsPerSecond ? request.Quotas.PredictionsPerSecond : null,
                 MaxLogEntries = request.Quotas.HasMaxLogEntries ? request.Quotas.MaxLogEntries : null,
             },
+            Adapter = request.Adapter.IsEmpty ? null : request.Adapter.ToByteArray(),
         }, context.CancellationToken);
         return new V1.CreateTenantResponse { TenantId = created.TenantId, ApiKey = created.ApiKey };
     }
@@ -199,6 +200,13 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
         var (file, version) = await tenants.ExportAsync(request.TenantId);
         return new V1.AdapterFile { Safetensors = ByteString.CopyFrom(file), AdapterVersion = version };
+    }
+
+    public override async Task<V1.PeftAdapter> ExportPeftAdapter(V1.TenantRef request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        var (zip, version) = await tenants.ExportPeftAsync(request.TenantId);
+        return new V1.PeftAdapter { Zip = ByteString.CopyFrom(zip), AdapterVersion = version };
     }
 
     static string InputField(V1.Input? input) => input?.KindCase switch

@@ -50,6 +50,11 @@ public sealed class CheckpointFiles(string dataDirectory)
 
     public string RelativePath(string tenantId, long version) => Path.Combine("checkpoints", tenantId, $"v{version:D8}.safetensors");
 
+    /// <summary>θ a tenant was created with (an imported adapter); absent for a tenant that starts from its seed.</summary>
+    public string InitialPath(string tenantId) => Path.Combine("checkpoints", tenantId, "initial.safetensors");
+
+    public bool Exists(string relativePath) => File.Exists(FullPath(relativePath));
+
     public string FullPath(string relativePath) => Path.Combine(Path.GetDirectoryName(Root)!, relativePath);
 
     public FileChecksum WriteAtomically(string relativePath, Action<Stream> write)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LoKO.Engine.Checkpoints;
 using LoKO.Engine.Lora;
 using LoKO.Engine.Models;
 using LoKO.Engine.Optimizers;
@@ -119,7 +120,18 @@ public sealed class CheckpointRestore(TenantSettings settings, TenantServices s,
         return loaded;
     }
 
-    TenantAdapter NewAdapter(BaseModel model) => model.CreateAdapter(settings.LoraOptions, settings.Labels.Count, settings.Seed);
+    /// <summary>The initial adapter: from the tenant's seed, or the adapter it was created from (PEFT import), as stored at creation.</summary>
+    TenantAdapter NewAdapter(BaseModel model)
+    {
+        var adapter = model.CreateAdapter(settings.LoraOptions, settings.Labels.Count, settings.Seed);
+        var imported = s.Files.InitialPath(TenantId);
+        if (!s.Files.Exists(imported)) return adapter;
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var stream = File.OpenRead(s.Files.FullPath(imported));
+        var theta = SafetensorsCodec.Read(stream).Tensors["theta"];
+        using (TorchSharp.torch.no_grad()) adapter.Theta.copy_(theta);
+        return adapter;
+    }
 
     void Skip(long version, CheckpointFault fault, string why)
     {

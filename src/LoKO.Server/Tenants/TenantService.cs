@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using LoKO.Contracts.Rest;
 using LoKO.Contracts.Validation;
+using LoKO.Engine.Checkpoints;
 using LoKO.Engine.Filter;
 using LoKO.Engine.Presets;
 using LoKO.Server.Hosting;
@@ -18,7 +19,7 @@ namespace LoKO.Server.Tenants;
 /// reads or changes a tenant's adapter goes to its <see cref="ITenantGrain"/>.
 /// </summary>
 public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFactory grains, CheckpointFiles files,
-                                  TenantRateLimits rates, IOptions<LoKOOptions> options, ILogger<TenantService> logger)
+                                  ModelRegistry models, TenantRateLimits rates, IOptions<LoKOOptions> options, ILogger<TenantService> logger)
 {
     public InputLimits Limits => options.Value.Limits;
 
@@ -31,6 +32,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         var filter = TenantSettings.ForCreation(optimizer, request.Filter);
         if (optimizer == TenantOptimizers.Loko && TenantSettings.ValidateCombination(filter) is { Count: > 0 } combination)
             throw new FieldValidationException(combination);
+        var imported = request.Adapter is null ? null : PeftImport.Prepare(await models.GetAsync(request.Preset!), request);
         var key = ApiKeys.NewKey("loko_");
         var record = new TenantRecord
         {
@@ -38,7 +40,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
             Preset = request.Preset!,
             LabelsJson = JsonSerializer.Serialize(request.Labels, TenantSettings.Json),
             Optimizer = optimizer,
-            LoraJson = JsonSerializer.Serialize(request.Lora ?? new LoraSettings(), TenantSettings.Json),
+            LoraJson = JsonSerializer.Serialize(imported?.Lora ?? request.Lora ?? new LoraSettings(), TenantSettings.Json),
             FilterJson = JsonSerializer.Serialize(filter, TenantSettings.Json),
             ApiKeyHash = ApiKeys.Hash(key),
             Seed = request.Seed ?? RandomNumberGenerator.GetInt32(int.MaxValue),
@@ -58,8 +60,30 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
                 throw;
             }
         }
+        if (imported is not null) await StoreImportAsync(record.TenantId, imported.Theta);
         Prewarm(record.TenantId);
         return new CreateTenantResponse(record.TenantId, key);
+    }
+
+    /// <summary>
+    /// Written after the tenant's row (so a losing racer cannot overwrite the winner's) and before the prewarm
+    /// activates it (its key is not out yet, so no tenant request can); a tenant whose θ could not be stored is
+    /// removed again rather than left to start from its seed.
+    /// </summary>
+    async Task StoreImportAsync(string tenantId, float[] theta)
+    {
+        try
+        {
+            using var tensor = TorchSharp.torch.tensor(theta);
+            files.WriteAtomically(files.InitialPath(tenantId), s => SafetensorsCodec.Write(s, new Dictionary<string, TorchSharp.torch.Tensor> { ["theta"] = tensor }));
+        }
+        catch
+        {
+            await using var context = await db.CreateDbContextAsync(CancellationToken.None);
+            await context.Tenants.Where(t => t.TenantId == tenantId).ExecuteDeleteAsync(CancellationToken.None);
+            files.DeleteTenant(tenantId);
+            throw;
+        }
     }
 
     ITenantGrain Grain(string tenantId) => grains.GetGrain<ITenantGrain>(tenantId);
@@ -217,4 +241,13 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
     public Task<TenantResponse> ResumeAsync(string tenantId) => Grain(tenantId).ResumeAsync();
 
     public Task<AdapterFile> ExportAsync(string tenantId) => Grain(tenantId).ExportAsync();
+
+    /// <summary>The adapter as the zip of a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors).</summary>
+    public async Task<(byte[] Zip, long AdapterVersion)> ExportPeftAsync(string tenantId)
+    {
+        var tenant = await GetAsync(tenantId);
+        var (file, version) = await ExportAsync(tenantId);
+        var model = await models.GetAsync(tenant.Preset);
+        return (PeftExport.Zip(model, tenant, file), version);
+    }
 }
