@@ -152,10 +152,7 @@ public sealed partial class TenantActor
                 await _s.Compute.Run(restored.Dispose);
                 throw;
             }
-            await InstallAsync(restored);
-            _pending.Clear();
-            SignalRoom();
-            Interlocked.Exchange(ref _checkpointVersion, version);
+            await AdoptAsync(restored, version);
         }
         finally
         {
@@ -175,5 +172,17 @@ public sealed partial class TenantActor
         return new FieldValidationException("version",
             $"checkpoint {v} of tenant '{TenantId}' was removed by log compaction (LoKO:RetainCheckpoints keeps the latest " +
             $"{_s.Options.RetainCheckpoints.ToString(CultureInfo.InvariantCulture)}); it can roll back to {string.Join(", ", kept)}");
+    }
+
+    /// <summary>
+    /// A rollback or freeze: <paramref name="restored"/> replaces the tenant's state, the steps not yet learned are
+    /// dropped (the log after <paramref name="version"/> no longer counts) and <paramref name="version"/> is current.
+    /// </summary>
+    async Task AdoptAsync(RestoredState restored, long version)
+    {
+        await InstallAsync(restored);
+        _pending.Clear();
+        SignalRoom();
+        Interlocked.Exchange(ref _checkpointVersion, version);
     }
 }

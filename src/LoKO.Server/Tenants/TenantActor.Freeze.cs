@@ -23,10 +23,7 @@ public sealed partial class TenantActor
                 await _s.Compute.Run(restored.Dispose);
                 throw;
             }
-            await InstallAsync(restored);
-            _pending.Clear();
-            SignalRoom();
-            Interlocked.Exchange(ref _checkpointVersion, target.Version);
+            await AdoptAsync(restored, target.Version);
         }
         finally
         {
