@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LoKO.Server.Telemetry;
+using LoKO.Server.Tests.Tools;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LoKO.Server.Tests;
@@ -16,7 +17,7 @@ public class DeploymentArtifactsTests(SharedServer shared)
 {
     LoKOTestServer S => shared.Server;
 
-    static readonly string Root = FindRoot();
+    static string Root => Repository.Root;
 
     [Fact]
     public async Task EveryMetricTheDashboardQueriesIsExported()
@@ -189,12 +190,5 @@ public class DeploymentArtifactsTests(SharedServer shared)
         Assert.All(containerPorts, port => Assert.Contains(port, exposed));
         Assert.Contains($"ASPNETCORE_URLS: http://0.0.0.0:{rest}", k8s);
         Assert.Contains($"LoKO__GrpcUrl: http://0.0.0.0:{grpc}", k8s);
-    }
-
-    static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "LoKO.sln"))) return dir.FullName;
-        throw new InvalidOperationException("LoKO.sln not found above " + AppContext.BaseDirectory);
     }
 }
