@@ -14,14 +14,25 @@ public sealed record OptimizerSpec(string Family, double? LearningRate, LokoOpti
 
     public string Label => Name ?? (LearningRate is { } lr ? $"{Family} lr {lr.ToString("G", CultureInfo.InvariantCulture)}" : Family);
 
-    public IOnlineOptimizer Create(TenantAdapter adapter) => Family switch
+    /// <summary>A gradient family with this suffix (`adagrad-head`) learns the head alone: the linear probe.</summary>
+    public const string HeadOnlySuffix = "-head";
+
+    public IOnlineOptimizer Create(TenantAdapter adapter)
     {
-        "loko" => new LokoFilter(adapter.Theta, Loko ?? LokoVariants.Named(LokoVariants.Default), head: HeadBlock.Of(adapter.Layout)),
-        "adamw" => GradientOptimizer.AdamW(adapter.Theta, LearningRate!.Value),
-        "adagrad" => GradientOptimizer.AdaGrad(adapter.Theta, LearningRate!.Value),
-        "sgd" => GradientOptimizer.Sgd(adapter.Theta, LearningRate!.Value),
-        _ => throw new InvalidOperationException(Family),
-    };
+        if (Family == "loko") return new LokoFilter(adapter.Theta, Loko ?? LokoVariants.Named(LokoVariants.Default), head: HeadBlock.Of(adapter.Layout));
+        var family = Family.EndsWith(HeadOnlySuffix, StringComparison.Ordinal) ? Family[..^HeadOnlySuffix.Length] : Family;
+        var optimizer = family switch
+        {
+            "adamw" => GradientOptimizer.AdamW(adapter.Theta, LearningRate!.Value),
+            "adagrad" => GradientOptimizer.AdaGrad(adapter.Theta, LearningRate!.Value),
+            "sgd" => GradientOptimizer.Sgd(adapter.Theta, LearningRate!.Value),
+            _ => throw new InvalidOperationException(Family),
+        };
+        if (family == Family) return optimizer;
+        using var outside = HeadBlock.Of(adapter.Layout).OutsideMask(adapter.Theta.detach());
+        using var head = 1 - outside;
+        return optimizer.OnlyWhere(head);
+    }
 
     /// <summary>
     /// `loko` is one run with the default options; each gradient family is one run per grid learning rate,
@@ -34,8 +45,9 @@ public sealed record OptimizerSpec(string Family, double? LearningRate, LokoOpti
         {
             var parts = name.Split('@', 2);
             var family = parts[0];
-            if (!Families.Contains(family) && !family.StartsWith("loko:", StringComparison.Ordinal))
-                throw new ArgumentException($"unknown optimizer '{family}'; known: {string.Join(", ", Families)}");
+            bool headOnly = family.EndsWith(HeadOnlySuffix, StringComparison.Ordinal) && family != "loko" + HeadOnlySuffix && Families.Contains(family[..^HeadOnlySuffix.Length]);
+            if (!Families.Contains(family) && !headOnly && !family.StartsWith("loko:", StringComparison.Ordinal))
+                throw new ArgumentException($"unknown optimizer '{family}'; known: {string.Join(", ", Families)} (a gradient family with '{HeadOnlySuffix}' learns the head alone)");
             if (family.StartsWith("loko", StringComparison.Ordinal) && (family == "loko" || family.StartsWith("loko:", StringComparison.Ordinal)))
             {
                 if (parts.Length > 1) throw new ArgumentException("--optimizers: loko takes no learning rate");

@@ -14,6 +14,7 @@ public sealed class GradientOptimizer : IOnlineOptimizer
     readonly Parameter _theta;
     readonly optim.Optimizer _optimizer;
     readonly ObservationKind _kind;
+    Tensor? _trainable;
 
     GradientOptimizer(string name, Parameter theta, optim.Optimizer optimizer, ObservationKind kind)
     {
@@ -34,6 +35,17 @@ public sealed class GradientOptimizer : IOnlineOptimizer
 
     public string Name { get; }
 
+    /// <summary>
+    /// Learns only the θ entries where <paramref name="trainable"/> [n] is 1 (their gradient is masked before each
+    /// step, the others restored after it), e.g. the head alone: the linear probe that shows how much the LoRA sites add.
+    /// </summary>
+    public GradientOptimizer OnlyWhere(Tensor trainable)
+    {
+        _trainable?.Dispose();
+        _trainable = trainable.detach().clone().DetachFromDisposeScope();
+        return this;
+    }
+
     public StepOutcome Step(Func<Tensor> forward, Tensor targets) => Step(new ForwardPass(forward), targets);
 
     public StepOutcome Step(ForwardPass forward, Tensor targets)
@@ -52,7 +64,11 @@ public sealed class GradientOptimizer : IOnlineOptimizer
             _optimizer.zero_grad();
             return new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the gradient is not finite");
         }
+        // AdamW's weight decay moves entries whose gradient is zero: the frozen ones are put back after the step.
+        using var frozen = _trainable is null ? null : _theta.detach().clone();
+        if (_trainable is not null) using (no_grad()) grad.mul_(_trainable);
         _optimizer.step();
+        if (frozen is not null) using (no_grad()) _theta.copy_(_theta.detach() * _trainable! + frozen * (1 - _trainable!));
         return new StepOutcome(predictions, lossValue, StepStatus.Applied);
     }
 
@@ -99,5 +115,9 @@ public sealed class GradientOptimizer : IOnlineOptimizer
     /// <summary>The state TorchSharp keeps for θ, the one parameter.</summary>
     OptimizerState ParameterState() => ((OptimizerHelper)_optimizer).state_dict().State.Single();
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _trainable?.Dispose();
+    }
 }

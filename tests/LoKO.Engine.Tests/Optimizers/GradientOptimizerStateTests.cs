@@ -107,4 +107,23 @@ public class GradientOptimizerStateTests
     }
 
     static double MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<double>();
+
+    /// <summary>The linear probe: with the head as the trainable mask, every other entry of θ stays as it was and the head learns.</summary>
+    [Theory]
+    [InlineData("adamw")]
+    [InlineData("adagrad")]
+    [InlineData("sgd")]
+    public void OnlyWhereLearnsTheMaskedEntriesAlone(string name)
+    {
+        var model = new TinyMlp(classes: 3);
+        using var theta = model.NewTheta(seed: 5);
+        using var before = theta.detach().clone();
+        using var outside = model.Head.OutsideMask(theta.detach());
+        using var head = 1 - outside;
+        using (var optimizer = Create(name, theta).OnlyWhere(head)) Run(optimizer, model, theta, TinyMlp.Stream(3, Steps, seed: 6));
+
+        using var change = (theta.detach() - before).abs();
+        Assert.Equal(0.0, (change * outside).max().item<double>());
+        Assert.True((change * head).max().item<double>() > 1e-4, $"{name}: the head did not learn");
+    }
 }
