@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace LoKO.Contracts.Rest;
 
 /// <summary>GET /v1/models: a base model this server offers, which a tenant's preset may name.</summary>
@@ -13,8 +15,10 @@ public sealed record ModelResponse
     /// <summary>Version of the default ONNX operator set the file was exported with.</summary>
     public long Opset { get; init; }
     /// <summary>Text models: tokens per example, [CLS] and [SEP] included.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? MaxTokens { get; init; }
     /// <summary>Image models: side of the square every image is resized to.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? ImageSize { get; init; }
     public required ModelFeatures Features { get; init; }
     /// <summary>The site globs a tenant gets when its lora.targets is unset.</summary>

@@ -158,7 +158,8 @@ public static class ModelLoader
             throw new ModelSpecException("Features:Pooling",
                 $"'{FeaturePoolings.NameOf(spec.Pooling)}' of '{pooling.GraphValue}' {shape} (a batch of {batch.Length}) " +
                 (features is null ? "does not fit its shape" : $"gives [{string.Join(", ", features.shape)}], not one vector per example") +
-                (spec.Pooling is PoolingKind.Mean or PoolingKind.Cls ? ": the token poolings need [batch, tokens, hidden]" : ""));
+                (spec.Pooling is PoolingKind.Mean or PoolingKind.Cls ? ": the token poolings need [batch, tokens, hidden]" : "") +
+                (value.dim() == 2 ? $"; '{pooling.GraphValue}' already holds one vector per example: pooling none" : ""));
         return features.shape[1];
     }
 
