@@ -61,7 +61,6 @@ public sealed class ConfiguredModelTests(ITestOutputHelper output) : IDisposable
 
         var (listed, models) = await server.SendAsync(HttpMethod.Get, "/v1/models", LoKOTestServer.AdminKey);
         Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
-        output.WriteLine(models.ToString());
         var byName = models.EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
         Assert.Equal(["minilm-l6", "resnet18", "tiny-image", "tiny-text"], byName.Keys.Order());
         Assert.True(byName["minilm-l6"].GetProperty("builtIn").GetBoolean());
@@ -124,13 +123,14 @@ public sealed class ConfiguredModelTests(ITestOutputHelper output) : IDisposable
         var grpcTenant = await server.Grpc.GetTenantAsync(new TenantRef { TenantId = tenantId }, LoKOTestServer.Bearer(key));
         Assert.Equal(Sha256(model), grpcTenant.ModelSha256);
 
-        double before = await MeanCorrectProbabilityAsync(server, tenantId, key, examples);
+        // Asked on the first 16 learned texts, before and after.
+        double before = await MeanCorrectProbabilityAsync(server, tenantId, key, examples[..16]);
         var (posted, _) = await server.SendAsync(HttpMethod.Post, $"/v1/tenants/{tenantId}/examples", key,
             examples.Select(e => new { text = e.Text, label = e.Label }).ToArray());
         Assert.Equal(HttpStatusCode.Accepted, posted.StatusCode);
         var learned = await server.WaitForAppliedAsync(tenantId, key, examples.Length);
         Assert.Equal(examples.Length, learned.GetProperty("examplesApplied").GetInt64());
-        double after = await MeanCorrectProbabilityAsync(server, tenantId, key, examples);
+        double after = await MeanCorrectProbabilityAsync(server, tenantId, key, examples[..16]);
         output.WriteLine($"{tenantId}: mean probability of the right label {before:F3} before, {after:F3} after {examples.Length} examples; online accuracy {learned.GetProperty("onlineAccuracy")}");
         Assert.True(after > before + 0.1, $"learning did not help: {before:F3} → {after:F3}");
     }
