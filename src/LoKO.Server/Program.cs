@@ -1,6 +1,17 @@
 using LoKO.Server.Hosting;
 
-var app = LoKOServer.Build(args);
+WebApplication app;
+try
+{
+    app = LoKOServer.Build(args);
+}
+catch (InvalidSettingException e)
+{
+    // One line naming the setting, not a stack trace.
+    Console.Error.WriteLine($"LoKO cannot start: {e.Message}");
+    return InvalidSettingException.ExitCode;
+}
 app.Run();
+return 0;
 
 public partial class Program;

@@ -151,7 +151,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 
         public static ServerProcess Start(string dataDirectory)
         {
-            var dll = ServerDll();
+            var dll = ServerBinary.Dll;
             int rest = LoKOTestServer.FreePort(), grpc = LoKOTestServer.FreePort();
             var info = new ProcessStartInfo("dotnet")
             {
@@ -200,22 +200,6 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         string Output()
         {
             lock (_output) return string.Join('\n', _output);
-        }
-
-        /// <summary>The server project's own output (its deps and runtime config), else the copy next to this assembly.</summary>
-        static string ServerDll()
-        {
-            var baseDirectory = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-            for (var dir = new DirectoryInfo(baseDirectory); dir?.Parent is not null; dir = dir.Parent)
-            {
-                if (dir.Name != "LoKO.Server.Tests") continue;
-                var candidate = Path.Combine(dir.Parent.FullName, "..", "src", "LoKO.Server",
-                    Path.GetRelativePath(dir.FullName, baseDirectory), "LoKO.Server.dll");
-                if (File.Exists(candidate)) return Path.GetFullPath(candidate);
-            }
-            var local = Path.Combine(baseDirectory, "LoKO.Server.dll");
-            Assert.True(File.Exists(local), $"LoKO.Server.dll not found from {baseDirectory}");
-            return local;
         }
 
         public async Task WaitHealthyAsync()

@@ -6,7 +6,7 @@ namespace LoKO.Contracts.Rest;
 public sealed record CreateTenantRequest
 {
     public string? TenantId { get; init; }
-    /// <summary>"minilm-l6" (text) or "resnet18" (images).</summary>
+    /// <summary>The base model: "minilm-l6" (text), "resnet18" (images) or one configured under LoKO:Models (GET /v1/models lists them).</summary>
     public string? Preset { get; init; }
     /// <summary>The tenant's label set: at least two distinct names.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
@@ -91,7 +91,10 @@ public sealed record CreateTenantResponse(string TenantId, string ApiKey);
 public sealed record TenantResponse
 {
     public required string TenantId { get; init; }
+    /// <summary>The base model's name.</summary>
     public required string Preset { get; init; }
+    /// <summary>SHA-256 of the base model's ONNX file when the tenant was created (null for tenants stored before it was kept).</summary>
+    public string? ModelSha256 { get; init; }
     public required IReadOnlyList<string> Labels { get; init; }
     public required string Optimizer { get; init; }
     public required LoraSettings Lora { get; init; }

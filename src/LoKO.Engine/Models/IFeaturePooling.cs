@@ -6,6 +6,7 @@ namespace LoKO.Engine.Models;
 public interface IFeaturePooling
 {
     string GraphValue { get; }
+    PoolingKind Kind { get; }
     Tensor Pool(Tensor value, EncodedInputs inputs);
 }
 
@@ -13,6 +14,7 @@ public interface IFeaturePooling
 public sealed class MaskedMeanPooling(string graphValue) : IFeaturePooling
 {
     public string GraphValue { get; } = graphValue;
+    public PoolingKind Kind => PoolingKind.Mean;
 
     public Tensor Pool(Tensor value, EncodedInputs inputs)
     {
@@ -26,7 +28,26 @@ public sealed class MaskedMeanPooling(string graphValue) : IFeaturePooling
 public sealed class GlobalAveragePooling(string graphValue) : IFeaturePooling
 {
     public string GraphValue { get; } = graphValue;
+    public PoolingKind Kind => PoolingKind.GlobalAverage;
 
     public Tensor Pool(Tensor value, EncodedInputs inputs) =>
         value.mean([.. Enumerable.Range(2, (int)value.dim() - 2).Select(i => (long)i)]);
+}
+
+/// <summary>The first token's vector: BERT's [CLS] position.</summary>
+public sealed class ClsPooling(string graphValue) : IFeaturePooling
+{
+    public string GraphValue { get; } = graphValue;
+    public PoolingKind Kind => PoolingKind.Cls;
+
+    public Tensor Pool(Tensor value, EncodedInputs inputs) => value.select(1, 0);
+}
+
+/// <summary>No pooling: a value that already holds one vector per example (e.g. [B, F] or [B, C, 1, 1]).</summary>
+public sealed class FlattenPooling(string graphValue) : IFeaturePooling
+{
+    public string GraphValue { get; } = graphValue;
+    public PoolingKind Kind => PoolingKind.None;
+
+    public Tensor Pool(Tensor value, EncodedInputs inputs) => value.dim() == 1 ? value.unsqueeze(1) : value.flatten(1);
 }

@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 
 namespace LoKO.Engine.Presets;
 
-/// <summary>Images → [B, 3, S, S]: resize (bilinear) to the preset's input size, then the graph's channel order and mean.</summary>
-public sealed class ImageInputEncoder(string inputName, int size, ImageNormalisation normalisation) : IInputEncoder
+/// <summary>Images → [B, 3, S, S]: resize (bilinear) to the model's input size, then its normalisation.</summary>
+public sealed class ImageInputEncoder(string inputName, int size, IImageNormalisation normalisation) : IInputEncoder
 {
     public Modality Modality => Modality.Image;
     public int Size { get; } = size;

@@ -9,7 +9,7 @@ namespace LoKO.Engine.Presets;
 /// mean image), taken from the graph itself so the preset cannot drift from it. For other input sizes the
 /// mean image is resized bilinearly, which is what lets inputs smaller than 224×224 work.
 /// </summary>
-public sealed class ImageNormalisation : IDisposable
+public sealed class ImageNormalisation : IImageNormalisation, IDisposable
 {
     readonly Tensor _order;
     readonly Tensor _mean;

@@ -25,6 +25,18 @@ public static class ModelPresets
         };
     }
 
+    /// <summary>The SHA-256 of a preset's ONNX file (the one inside its package).</summary>
+    public static string Sha256(string name)
+    {
+        using var model = name switch
+        {
+            MiniLmL6 => ModelAssets.OpenMiniLmModel(),
+            ResNet18 => File.OpenRead(ModelAssets.ResNet18Path),
+            _ => throw new ArgumentException($"unknown preset '{name}'; known presets: {string.Join(", ", Names)}", "preset"),
+        };
+        return ModelFingerprint.Sha256(model);
+    }
+
     /// <summary>all-MiniLM-L6-v2: features are the attention-masked mean of last_hidden_state; LoRA on query and value.</summary>
     static BaseModel LoadMiniLm(PresetOptions options)
     {

@@ -8,6 +8,8 @@ namespace LoKO.Engine.Presets;
 public sealed class TextInputEncoder(TextEncoder tokenizer) : IInputEncoder
 {
     public Modality Modality => Modality.Text;
+    /// <summary>Tokens per example, [CLS] and [SEP] included.</summary>
+    public int MaxTokens => tokenizer.MaxLength;
 
     public EncodedInputs Encode(IReadOnlyList<ModelInput> batch, Device device)
     {

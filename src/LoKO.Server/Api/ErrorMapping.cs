@@ -76,6 +76,9 @@ public sealed class ErrorMapping(IProblemDetailsService problems, IOptions<LoKOO
             case TenantNotFrozenException n:
                 problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = n.Message };
                 break;
+            case TenantModelException m:
+                problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = m.Message };
+                break;
             case InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal):
                 problem = new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "Conflict.", Detail = i.Message };
                 break;

@@ -15,9 +15,17 @@ using V1 = LoKO.Contracts.V1;
 namespace LoKO.Server.Grpc;
 
 /// <summary>The gRPC API: the same operations and validation as REST, on the HTTP/2 endpoint.</summary>
-public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOptions<LoKOOptions> options) : V1.LoKO.LoKOBase
+public sealed class LoKOGrpcService(TenantService tenants, ModelRegistry models, Authorizer auth, IOptions<LoKOOptions> options) : V1.LoKO.LoKOBase
 {
     static string? Header(ServerCallContext context) => context.RequestHeaders.GetValue("authorization");
+
+    public override async Task<V1.ModelList> ListModels(V1.ListModelsRequest request, ServerCallContext context)
+    {
+        await auth.AuthenticateAsync(Header(context), context.CancellationToken);
+        var list = new V1.ModelList();
+        list.Models.AddRange((await models.DescribeAsync()).Select(ModelMessages.ToProto));
+        return list;
+    }
 
     public override async Task<V1.CreateTenantResponse> CreateTenant(V1.CreateTenantRequest request, ServerCallContext context)
     {
@@ -242,7 +250,7 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
             ExamplesAccepted = t.ExamplesAccepted, ExamplesApplied = t.ExamplesApplied, ExamplesRejected = t.ExamplesRejected,
             OnlineAccuracy = t.OnlineAccuracy ?? double.NaN, CheckpointVersion = t.CheckpointVersion,
             LastAppliedSequence = t.LastAppliedSequence, QueueDepth = t.QueueDepth, Seed = t.Seed,
-            LogEntries = t.LogEntries, Frozen = t.Frozen,
+            LogEntries = t.LogEntries, Frozen = t.Frozen, ModelSha256 = t.ModelSha256 ?? "",
         };
         proto.Labels.AddRange(t.Labels);
         if (t.Filter is not null) proto.Filter = ToProto(t.Filter);
@@ -292,59 +300,4 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
         Version = c.Version, LastAppliedSequence = c.LastAppliedSequence, ExamplesApplied = c.ExamplesApplied,
         CreatedUtc = c.CreatedUtc.ToString("O", CultureInfo.InvariantCulture), NoiseTrace = c.NoiseTrace ?? double.NaN,
     };
-}
-
-/// <summary>Maps the service's exceptions onto gRPC status codes (the REST side's <see cref="Api.ErrorMapping"/>).</summary>
-public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<GrpcErrorMapping> logger) : Interceptor
-{
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        try { return await continuation(request, context); }
-        catch (Exception e) when (e is not RpcException) { throw Map(e, context); }
-    }
-
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        try { await continuation(requestStream, responseStream, context); }
-        catch (Exception e) when (e is not RpcException) { throw Map(e, context); }
-    }
-
-    RpcException Map(Exception e, ServerCallContext context)
-    {
-        var (code, message) = e switch
-        {
-            FieldValidationException v => (StatusCode.InvalidArgument, v.Message),
-            UnauthenticatedException u => (StatusCode.Unauthenticated, u.Message),
-            ForbiddenException f => (StatusCode.PermissionDenied, f.Message),
-            TenantNotFoundException n => (StatusCode.NotFound, n.Message),
-            PredictionNotFoundException p => (StatusCode.NotFound, p.Message),
-            TenantExistsException x => (StatusCode.AlreadyExists, x.Message),
-            QueueFullException q => (StatusCode.ResourceExhausted, q.Message),
-            QuotaExceededException qx => (StatusCode.ResourceExhausted, qx.Message),
-            TenantNotFrozenException n => (StatusCode.FailedPrecondition, n.Message),
-            InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal) => (StatusCode.FailedPrecondition, i.Message),
-            StorageUnavailableException u => (StatusCode.Unavailable, u.Message),
-            OperationCanceledException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
-            _ when StorageFaults.IsStorageFault(e) => (StatusCode.Unavailable, "the metadata store or data directory refused the operation; retry later"),
-            _ => (StatusCode.Internal, "internal error"),
-        };
-        if (code == StatusCode.Internal) logger.LogError(e, "Unhandled error in {Method}", context.Method);
-        if (code == StatusCode.Unavailable && e is not StorageUnavailableException) logger.LogWarning(e, "Storage refused {Method}", context.Method);
-        var trailers = new Metadata();
-        if (e is FieldValidationException fv) trailers.Add("field", fv.Errors[0].Field);
-        if (e is PredictionNotFoundException) trailers.Add("field", PredictionNotFoundException.Field);
-        if (e is QueueFullException qf) trailers.Add("retry-after", Math.Ceiling(qf.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture));
-        if (code == StatusCode.Unavailable)
-        {
-            var retry = e is StorageUnavailableException su ? su.RetryAfter : TimeSpan.FromSeconds(options.Value.StorageRetrySeconds);
-            trailers.Add("retry-after", Math.Max(1, Math.Ceiling(retry.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
-        }
-        if (e is QuotaExceededException quota)
-        {
-            trailers.Add("quota", quota.Quota);
-            trailers.Add("retry-after", TenantRateLimits.RetryAfterSeconds(quota.RetryAfter).ToString(CultureInfo.InvariantCulture));
-        }
-        return new RpcException(new Status(code, message), trailers);
-    }
 }

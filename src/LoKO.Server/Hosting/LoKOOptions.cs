@@ -22,10 +22,12 @@ public sealed class LoKOOptions
     public int ComputeThreads { get; set; } = 1;
     /// <summary>LibTorch intra-op threads (process-wide); 0 leaves LibTorch's default.</summary>
     public int TorchThreads { get; set; }
-    /// <summary>Token limit of text presets.</summary>
+    /// <summary>Token limit of text models.</summary>
     public int MaxTokens { get; set; } = 128;
-    /// <summary>Side length images are resized to for image presets.</summary>
+    /// <summary>Side length images are resized to for the resnet18 preset (and image models whose graph fixes none).</summary>
     public int ImageSize { get; set; } = 224;
+    /// <summary>Base models offered besides the built-in presets, by name (LoKO:Models:&lt;name&gt;:Path, …); checked at startup.</summary>
+    public Dictionary<string, ModelOptions> Models { get; set; } = [];
 
     /// <summary>Accepted but not yet applied examples per tenant before REST answers 429 (gRPC waits, then RESOURCE_EXHAUSTED).</summary>
     public int MaxQueuedExamples { get; set; } = 1000;

@@ -20,6 +20,7 @@ public static class LoKOServer
 {
     public const string DefaultUrls = "http://localhost:5000";
 
+    /// <summary>Throws <see cref="InvalidSettingException"/> when a model of LoKO:Models cannot be served.</summary>
     public static WebApplication Build(string[] args)
     {
         // Content root = the output folder, so appsettings.json is found whatever the working directory;
@@ -65,6 +66,16 @@ public static class LoKOServer
         builder.Services.AddLoKOSwagger();
 
         var app = builder.Build();
+        try
+        {
+            // A configured model that cannot be served stops the start, before anything is migrated or listened on.
+            app.Services.GetRequiredService<Tenants.ModelRegistry>().LoadConfigured();
+        }
+        catch (InvalidSettingException)
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
         MetadataStore.Migrate(app.Services, app.Logger);
         Tenants.TenantFreeze.SeedMetrics(app.Services);
         // Create the admin key (or generate it into the data dir) at startup, not on the first request.
@@ -77,6 +88,7 @@ public static class LoKOServer
         app.MapHealthChecks("/healthz", new() { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new() { Predicate = c => c.Tags.Contains("ready") });
         app.MapLoKORest();
+        app.MapLoKOModels();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapGrpcService<LoKOGrpcService>();
         return app;

@@ -28,6 +28,7 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
             e.ToTable("tenants");
             e.HasKey(t => t.TenantId);
             e.Property(t => t.TenantId).HasMaxLength(64);
+            e.Property(t => t.ModelSha256).HasMaxLength(64);
             e.HasIndex(t => t.ApiKeyHash).IsUnique();
         });
         model.Entity<ExampleRecord>(e =>

@@ -6,6 +6,8 @@ public sealed class TenantRecord
 {
     public required string TenantId { get; set; }
     public required string Preset { get; set; }
+    /// <summary>SHA-256 of the base model's ONNX file at creation; null for tenants stored before it was kept.</summary>
+    public string? ModelSha256 { get; set; }
     /// <summary>JSON array of label names, in class-index order.</summary>
     public required string LabelsJson { get; set; }
     public required string Optimizer { get; set; }

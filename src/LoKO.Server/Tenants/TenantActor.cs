@@ -102,7 +102,7 @@ public sealed partial class TenantActor
         var status = Status;
         return new TenantResponse
         {
-            TenantId = s.TenantId, Preset = s.Preset, Labels = s.Labels, Optimizer = s.Optimizer,
+            TenantId = s.TenantId, Preset = s.Preset, ModelSha256 = s.ModelSha256, Labels = s.Labels, Optimizer = s.Optimizer,
             Lora = new LoraSettings { Rank = s.LoraOptions.Rank, Alpha = s.LoraOptions.Alpha, Targets = s.Lora.Targets ?? _model.DefaultTargets },
             Filter = s.DescribedFilter,
             ExamplesAccepted = status.ExamplesAccepted, ExamplesApplied = status.ExamplesApplied, ExamplesRejected = status.ExamplesRejected,
@@ -151,7 +151,7 @@ public sealed partial class TenantActor
         };
         try
         {
-            actor._model = await s.Models.GetAsync(record.Preset);
+            actor._model = await s.Models.ForTenantAsync(tenantId, record.Preset, record.ModelSha256);
             try
             {
                 var restored = await actor._restore.RestoreAsync(actor._model, record.CheckpointVersion, ct);

@@ -51,3 +51,13 @@ public sealed class StorageUnavailableException(string message, TimeSpan retryAf
 {
     [Id(0)] public TimeSpan RetryAfter { get; } = retryAfter;
 }
+
+/// <summary>
+/// A stored tenant's base model is not offered as it was (unregistered, or its file changed): the tenant is not loaded,
+/// so nothing it learned is applied to another model; 409 / FAILED_PRECONDITION until the model is registered again.
+/// </summary>
+[GenerateSerializer]
+public sealed class TenantModelException(string tenantId, string message) : Exception(message)
+{
+    [Id(0)] public string TenantId { get; } = tenantId;
+}

@@ -4,7 +4,6 @@ using LoKO.Contracts.Rest;
 using LoKO.Contracts.Validation;
 using LoKO.Engine.Checkpoints;
 using LoKO.Engine.Filter;
-using LoKO.Engine.Presets;
 using LoKO.Server.Hosting;
 using LoKO.Server.Security;
 using LoKO.Server.Storage;
@@ -25,7 +24,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
 
     public async Task<CreateTenantResponse> CreateAsync(CreateTenantRequest request, CancellationToken ct)
     {
-        var errors = RequestValidator.ValidateCreateTenant(request, ModelPresets.Names.ToList(), LokoVariants.Names, Limits);
+        var errors = RequestValidator.ValidateCreateTenant(request, models.Names, LokoVariants.Names, Limits);
         if (errors.Count > 0) throw new FieldValidationException(errors);
 
         var optimizer = request.Optimizer ?? TenantOptimizers.Loko;
@@ -38,6 +37,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         {
             TenantId = request.TenantId!,
             Preset = request.Preset!,
+            ModelSha256 = await models.Sha256Async(request.Preset!),
             LabelsJson = JsonSerializer.Serialize(request.Labels, TenantSettings.Json),
             Optimizer = optimizer,
             LoraJson = JsonSerializer.Serialize(imported?.Lora ?? request.Lora ?? new LoraSettings(), TenantSettings.Json),

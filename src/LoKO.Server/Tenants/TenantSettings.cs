@@ -10,7 +10,7 @@ namespace LoKO.Server.Tenants;
 /// <summary>A tenant's definition, parsed from its stored row, and its mapping onto engine options.</summary>
 public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyList<string> Labels, string Optimizer,
                                     LoraSettings Lora, FilterSettings Filter, long Seed, DateTime CreatedUtc,
-                                    TenantQuotas? Quotas = null)
+                                    TenantQuotas? Quotas = null, string? ModelSha256 = null)
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -42,7 +42,8 @@ public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyLis
         JsonSerializer.Deserialize<LoraSettings>(r.LoraJson, Json)!,
         JsonSerializer.Deserialize<FilterSettings>(r.FilterJson, Json)!,
         r.Seed, r.CreatedUtc,
-        r.QuotasJson is null ? null : JsonSerializer.Deserialize<TenantQuotas>(r.QuotasJson, Json));
+        r.QuotasJson is null ? null : JsonSerializer.Deserialize<TenantQuotas>(r.QuotasJson, Json),
+        r.ModelSha256);
 
     public LoraOptions LoraOptions => new()
     {

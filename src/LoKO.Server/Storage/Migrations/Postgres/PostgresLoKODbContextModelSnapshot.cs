@@ -313,6 +313,10 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("ModelSha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<long>("NextCheckpointVersion")
                         .HasColumnType("bigint");
 

@@ -298,6 +298,10 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ModelSha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("NextCheckpointVersion")
                         .HasColumnType("INTEGER");
 
