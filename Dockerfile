@@ -1,7 +1,12 @@
 # syntax=docker/dockerfile:1
 # LoKO server on LibTorch CPU. Build: docker build -t loko .   Run: docker run -p 8080:8080 -p 8081:8081 -v loko-data:/data loko
 
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# The base images are build arguments so an engine without access to mcr.microsoft.com can substitute equivalent
+# local ones (scripts/container.sh makes them from Debian's archive and a local .NET installation).
+ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet:10.0
+
+FROM ${SDK_IMAGE} AS build
 WORKDIR /src
 # Restore from the project files alone, so source edits reuse the (large: libtorch) package layer.
 COPY global.json LoKO.sln Directory.Build.props Directory.Build.targets Directory.Packages.props ./
@@ -15,7 +20,7 @@ COPY src/ src/
 # Directory.Build.targets patches libLibTorchSharp.so in the publish folder (see build/WeakenElfVersionNeeds.cs).
 RUN dotnet publish src/LoKO.Server -c Release -r linux-x64 --self-contained false --no-restore -o /app
 
-FROM mcr.microsoft.com/dotnet/aspnet:10.0
+FROM ${RUNTIME_IMAGE}
 WORKDIR /app
 # No extra packages: libtorch brings its own libgomp, and the rest (libstdc++, libgcc) is in the base image.
 COPY --from=build /app ./
