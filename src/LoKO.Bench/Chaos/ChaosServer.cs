@@ -4,7 +4,7 @@ namespace LoKO.Bench.Chaos;
 /// The server of one run across its kills: one process at a time on the same data directory, numbered by
 /// generation. Clients wait in <see cref="UpAsync"/> while it is down or starting; a client whose call fails after
 /// <see cref="KillAsync"/> sees the generation moved on and knows the kill caused it. The killer watches the server's
-/// output lines and the checkpoint files appearing in its data directory.
+/// output lines, the checkpoint files appearing in its data directory and the writes to its store's write-ahead log.
 /// </summary>
 sealed class ChaosServer : IAsyncDisposable
 {
@@ -12,7 +12,7 @@ sealed class ChaosServer : IAsyncDisposable
 
     readonly string _serverPath, _dataDirectory, _adminKey;
     readonly IReadOnlyList<string> _settings;
-    readonly FileSystemWatcher _watcher;
+    readonly FileSystemWatcher _watcher, _storeWatcher;
     ServerProcess? _process;
     TaskCompletionSource<ServerConnection> _up = NewUp();
     int _generation;
@@ -25,6 +25,10 @@ sealed class ChaosServer : IAsyncDisposable
         _watcher = new FileSystemWatcher(dataDirectory, "*.safetensors*") { IncludeSubdirectories = true, NotifyFilter = NotifyFilters.FileName };
         _watcher.Created += (_, e) => CheckpointFile?.Invoke(e.FullPath);
         _watcher.EnableRaisingEvents = true;
+        // The SQLite store's write-ahead log: every commit (an append, a checkpoint's row, a rollback) writes to it.
+        _storeWatcher = new FileSystemWatcher(dataDirectory, "*-wal") { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size };
+        _storeWatcher.Changed += (_, e) => StoreWritten?.Invoke(e.FullPath);
+        _storeWatcher.EnableRaisingEvents = true;
     }
 
     public int Generation => Volatile.Read(ref _generation);
@@ -34,6 +38,8 @@ sealed class ChaosServer : IAsyncDisposable
     public event Action<string>? Line;
     /// <summary>A checkpoint file was created in the data directory.</summary>
     public event Action<string>? CheckpointFile;
+    /// <summary>The metadata store's write-ahead log was written: a commit is under way.</summary>
+    public event Action<string>? StoreWritten;
 
     /// <summary>The live server once it is open to clients.</summary>
     public Task<ServerConnection> UpAsync(CancellationToken ct) => Volatile.Read(ref _up).Task.WaitAsync(ct);
@@ -72,6 +78,7 @@ sealed class ChaosServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _watcher.Dispose();
+        _storeWatcher.Dispose();
         if (_process is { } process) await process.DisposeAsync();
     }
 }

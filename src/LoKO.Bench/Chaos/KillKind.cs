@@ -3,7 +3,7 @@ namespace LoKO.Bench.Chaos;
 /// <summary>What a kill aims at; how it waits for that moment is <see cref="Killer"/>'s.</summary>
 public enum KillKind
 {
-    /// <summary>Right after an acknowledgement, while the next examples of the streams are in flight.</summary>
+    /// <summary>As the store's write-ahead log is written while examples are in flight: an append's commit, or just after it, before its acknowledgement.</summary>
     Append,
     /// <summary>After a random delay: the learner is stepping through the tenants' queues.</summary>
     Step,

@@ -33,7 +33,7 @@ public static class KillSchedule
 
     static TimeSpan Delay(KillKind kind, Random random) => TimeSpan.FromMilliseconds(kind switch
     {
-        KillKind.Append => random.Next(20),
+        KillKind.Append => random.Next(5),
         KillKind.Step => random.Next(1500),
         KillKind.Rollback => random.Next(40),
         _ => 0,

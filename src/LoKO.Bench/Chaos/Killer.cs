@@ -5,7 +5,8 @@ namespace LoKO.Bench.Chaos;
 
 /// <summary>
 /// Carries out a <see cref="KillPlan"/>: once the clients hold its number of acknowledgements it waits for its kind's
-/// moment — a checkpoint file appearing in the data directory, the server's "checkpoint vN at sequence S" line (the
+/// moment — a write to the store's write-ahead log while examples are in flight (an append's commit), a checkpoint
+/// file appearing in the data directory, the server's "checkpoint vN at sequence S" line (the
 /// compaction runs right after it), a rollback request in flight — at most <see cref="TriggerLimit"/>, then its delay,
 /// then SIGKILL.
 /// </summary>
@@ -25,6 +26,7 @@ sealed partial class Killer(ChaosServer server, IReadOnlyList<TenantWorkload> wo
         await WaitAsync(() => Acked >= plan.AfterAcks || AllDone, Timeout.InfiniteTimeSpan, ct);
         string trigger = plan.Kind switch
         {
+            KillKind.Append => await OnEventAsync(h => server.StoreWritten += h, h => server.StoreWritten -= h, _ => workloads.Any(w => w.InFlight > 0), "store write", ct),
             KillKind.Checkpoint => await OnEventAsync(h => server.CheckpointFile += h, h => server.CheckpointFile -= h, _ => true, "checkpoint file", ct),
             KillKind.Compaction => await OnEventAsync(h => server.Line += h, h => server.Line -= h, line => CheckpointCommitted().IsMatch(line), "checkpoint committed", ct),
             KillKind.Rollback when workloads.Any(w => w.RollbacksLeft > 0) =>
@@ -40,9 +42,9 @@ sealed partial class Killer(ChaosServer server, IReadOnlyList<TenantWorkload> wo
         {
             "checkpoint file" => "checkpoint",
             "checkpoint committed" => "compaction",
+            "store write" => "append",
             _ when rollback => "rollback",
             _ when done => "idle",
-            _ when plan.Kind == KillKind.Append && inFlight > 0 => "append",
             _ => "step",
         };
         var seen = new KillMoment(plan, moment, trigger, runClock.Elapsed.TotalSeconds, Acked, inFlight, rollback, workloads.Any(w => w.CheckpointInFlight));
