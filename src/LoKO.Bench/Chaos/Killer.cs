@@ -34,7 +34,8 @@ sealed partial class Killer(ChaosServer server, IReadOnlyList<TenantWorkload> wo
             KillKind.Rollback => "no rollback left",
             _ => "acknowledgements",
         };
-        if (plan.Delay > TimeSpan.Zero) await Task.Delay(plan.Delay, ct);
+        var delay = trigger is "timeout" or "no rollback left" ? plan.FallbackDelay : plan.Delay;
+        if (delay > TimeSpan.Zero) await Task.Delay(delay, ct);
 
         bool rollback = workloads.Any(w => w.RollbackInFlight), done = AllDone;
         int inFlight = workloads.Sum(w => w.InFlight);
