@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LoKO.Bench;
+using LoKO.Bench.Chaos;
 using LoKO.Bench.Load;
 using LoKO.Bench.Online;
 using LoKO.Bench.Parity;
@@ -40,9 +41,11 @@ try
             return LoadCommand.Run(options);
         case "compare":
             return CompareCommand.Run(options);
+        case "chaos":
+            return ChaosCommand.Run(options);
         default:
             Console.Error.WriteLine("usage: loko-bench <command> [options]");
-            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage })
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage })
                 Console.Error.WriteLine("  " + usage);
             return command is "help" or "--help" ? 0 : 2;
     }

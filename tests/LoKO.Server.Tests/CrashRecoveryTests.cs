@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LoKO.Bench.Chaos;
 using Xunit.Abstractions;
 
 namespace LoKO.Server.Tests;
@@ -21,7 +21,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 
     static readonly (string Text, string Label)[] Examples = TopicExamples.Make(Total);
 
-    readonly List<ServerProcess> _processes = [];
+    readonly List<ChildServer> _processes = [];
     readonly List<string> _directories = [];
 
     [Theory]
@@ -92,7 +92,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         Assert.True(worst <= 1e-6, $"θ after crash recovery differs from the uninterrupted run by {worst:E2}");
     }
 
-    static async Task<IReadOnlyList<long>> PostAsync(ServerProcess server, string key, (string Text, string Label)[] examples)
+    static async Task<IReadOnlyList<long>> PostAsync(ChildServer server, string key, (string Text, string Label)[] examples)
     {
         var (response, body) = await server.SendAsync(HttpMethod.Post, $"/v1/tenants/{Tenant}/examples", key,
             examples.Select(e => new { text = e.Text, label = e.Label }).ToArray());
@@ -100,11 +100,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         return body.GetProperty("sequences").EnumerateArray().Select(s => s.GetInt64()).ToList();
     }
 
-    async Task<ServerProcess> StartAsync(string dataDirectory)
+    async Task<ChildServer> StartAsync(string dataDirectory)
     {
-        var server = ServerProcess.Start(dataDirectory);
+        var server = await ChildServer.StartAsync(dataDirectory);
         _processes.Add(server);
-        await server.WaitHealthyAsync();
         return server;
     }
 
@@ -136,87 +135,33 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    /// <summary>LoKO.Server.dll run by `dotnet` with the test settings; its output is kept for failure messages.</summary>
-    sealed class ServerProcess : IAsyncDisposable
+    /// <summary>The built server as a child process (<see cref="ServerProcess"/>) with the test settings, and the REST calls the test makes.</summary>
+    sealed class ChildServer : IAsyncDisposable
     {
-        readonly Process _process;
-        readonly Queue<string> _output = new();
+        static readonly string[] Settings =
+        [
+            "--LoKO:MaxTokens=16",
+            "--LoKO:CheckpointEverySteps=10",
+            "--LoKO:CheckpointEverySeconds=3600",
+            "--LoKO:CheckpointOnShutdown=false",
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Microsoft.EntityFrameworkCore=Warning",
+        ];
+
+        readonly ServerProcess _process;
         readonly HttpClient _http;
 
-        ServerProcess(Process process, int restPort)
+        ChildServer(ServerProcess process)
         {
             _process = process;
-            _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{restPort}"), Timeout = TimeSpan.FromSeconds(30) };
+            _http = new HttpClient { BaseAddress = process.Rest, Timeout = TimeSpan.FromSeconds(30) };
         }
 
-        public static ServerProcess Start(string dataDirectory)
+        public static async Task<ChildServer> StartAsync(string dataDirectory)
         {
-            var dll = ServerBinary.Dll;
-            int rest = LoKOTestServer.FreePort(), grpc = LoKOTestServer.FreePort();
-            var info = new ProcessStartInfo("dotnet")
-            {
-                WorkingDirectory = Path.GetDirectoryName(dll)!,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            string[] args =
-            [
-                dll,
-                "--urls", $"http://127.0.0.1:{rest}",
-                $"--LoKO:GrpcUrl=http://127.0.0.1:{grpc}",
-                .. LoKOTestServer.OrleansPortArguments(),
-                $"--LoKO:DataDirectory={dataDirectory}",
-                $"--LoKO:AdminKey={LoKOTestServer.AdminKey}",
-                "--LoKO:MaxTokens=16",
-                "--LoKO:CheckpointEverySteps=10",
-                "--LoKO:CheckpointEverySeconds=3600",
-                "--LoKO:CheckpointOnShutdown=false",
-                "--Logging:LogLevel:Default=Warning",
-                "--Logging:LogLevel:Microsoft.EntityFrameworkCore=Warning",
-            ];
-            foreach (var arg in args) info.ArgumentList.Add(arg);
-
-            var process = new Process { StartInfo = info };
-            var server = new ServerProcess(process, rest);
-            process.OutputDataReceived += (_, e) => server.Keep(e.Data);
-            process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            return server;
-        }
-
-        void Keep(string? line)
-        {
-            if (line is null) return;
-            lock (_output)
-            {
-                _output.Enqueue(line);
-                while (_output.Count > 50) _output.Dequeue();
-            }
-        }
-
-        string Output()
-        {
-            lock (_output) return string.Join('\n', _output);
-        }
-
-        public async Task WaitHealthyAsync()
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while (true)
-            {
-                if (_process.HasExited) Assert.Fail($"the server exited with {_process.ExitCode}:\n{Output()}");
-                try
-                {
-                    using var response = await _http.GetAsync("/healthz");
-                    if (response.IsSuccessStatusCode) return;
-                }
-                catch (HttpRequestException) { }
-                if (DateTime.UtcNow > deadline) Assert.Fail($"the server did not become healthy:\n{Output()}");
-                await Task.Delay(100);
-            }
+            var (process, _) = await ServerProcess.StartReadyAsync(ServerProcess.BuiltServerPath(), dataDirectory, LoKOTestServer.AdminKey,
+                Settings, TimeSpan.FromSeconds(60));
+            return new ChildServer(process);
         }
 
         public async Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, string? key, object? json = null)
@@ -233,7 +178,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         public async Task<JsonElement> TenantAsync(string key)
         {
             var (response, body) = await SendAsync(HttpMethod.Get, $"/v1/tenants/{Tenant}", key);
-            Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET tenant: {(int)response.StatusCode}\n{Output()}");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET tenant: {(int)response.StatusCode}\n{_process.OutputTail()}");
             return body;
         }
 
@@ -245,7 +190,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             {
                 var tenant = await TenantAsync(key);
                 if (done(tenant)) return tenant;
-                if (DateTime.UtcNow > deadline) Assert.Fail($"tenant {Tenant} did not get there in time: {tenant}\n{Output()}");
+                if (DateTime.UtcNow > deadline) Assert.Fail($"tenant {Tenant} did not get there in time: {tenant}\n{_process.OutputTail()}");
                 await Task.Delay(50);
             }
         }
@@ -259,26 +204,13 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             return LoKOTestServer.ThetaOf(await response.Content.ReadAsByteArrayAsync());
         }
 
-        /// <summary>SIGKILL (the whole tree): no shutdown hooks, no shutdown checkpoint.</summary>
-        public void Kill()
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    _process.WaitForExit(10_000);
-                }
-            }
-            catch (InvalidOperationException) { }
-        }
+        /// <summary>SIGKILL: no shutdown hooks, no shutdown checkpoint.</summary>
+        public void Kill() => _process.Kill();
 
-        public ValueTask DisposeAsync()
+        public async ValueTask DisposeAsync()
         {
-            Kill();
+            await _process.DisposeAsync();
             _http.Dispose();
-            _process.Dispose();
-            return ValueTask.CompletedTask;
         }
     }
 }

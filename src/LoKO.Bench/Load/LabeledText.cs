@@ -1,4 +1,4 @@
 namespace LoKO.Bench.Load;
 
 /// <summary>One example as a client sends it: the text and its label name.</summary>
-sealed record LabeledText(string Text, string Label);
+public sealed record LabeledText(string Text, string Label);
