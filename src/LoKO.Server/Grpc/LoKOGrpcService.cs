@@ -80,6 +80,11 @@ public sealed class LoKOGrpcService(TenantService tenants, Authorizer auth, IOpt
                 await foreach (var example in requestStream.ReadAllAsync(ct)) await buffer.Writer.WriteAsync(example, ct);
                 buffer.Writer.TryComplete();
             }
+            catch (Exception e) when (e is not RpcException and not OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                // The client's stream cannot be read (its framing or transport broke): its mistake, never a storage fault.
+                buffer.Writer.TryComplete(MalformedRequest.Error($"the request stream cannot be read: {e.Message}"));
+            }
             catch (Exception e)
             {
                 buffer.Writer.TryComplete(e);
@@ -325,7 +330,8 @@ public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<Grpc
             TenantNotFrozenException n => (StatusCode.FailedPrecondition, n.Message),
             InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal) => (StatusCode.FailedPrecondition, i.Message),
             StorageUnavailableException u => (StatusCode.Unavailable, u.Message),
-            OperationCanceledException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
+            // A stream the client reset reads as an IOException: no storage fault.
+            OperationCanceledException or IOException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
             _ when StorageFaults.IsStorageFault(e) => (StatusCode.Unavailable, "the metadata store or data directory refused the operation; retry later"),
             _ => (StatusCode.Internal, "internal error"),
         };
@@ -345,6 +351,12 @@ public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<Grpc
             trailers.Add("quota", quota.Quota);
             trailers.Add("retry-after", TenantRateLimits.RetryAfterSeconds(quota.RetryAfter).ToString(CultureInfo.InvariantCulture));
         }
-        return new RpcException(new Status(code, message), trailers);
+        return new RpcException(new Status(code, message.Length > MaxDetail ? message[..MaxDetail] + "…" : message), trailers);
     }
+
+    /// <summary>
+    /// The longest status detail sent: it travels percent-encoded in a header, and a client refuses headers past its limit
+    /// (64 KiB for .NET's), so an error quoting a huge field would never reach it.
+    /// </summary>
+    const int MaxDetail = 1024;
 }
