@@ -48,7 +48,7 @@ public class FuzzingTests(ITestOutputHelper output)
 
         var ledger = new FuzzLedger();
         using var http = RestFuzzer.Client(server.Http.BaseAddress!);
-        using var frames = new RawGrpcFrames(new Uri(server.Channel.Target.StartsWith("http", StringComparison.Ordinal) ? server.Channel.Target : "http://" + server.Channel.Target), targets, ledger);
+        using var frames = new RawGrpcFrames(server.GrpcAddress, targets, ledger);
         var rest = new RestFuzzer(routes, targets, ledger, http, maxRequestBytes);
         var grpc = new GrpcFuzzer(service, targets, ledger, server.Channel, frames);
 
