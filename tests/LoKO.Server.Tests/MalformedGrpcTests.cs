@@ -94,6 +94,20 @@ public class MalformedGrpcTests(SharedServer shared)
         Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
     }
 
+    [Fact]
+    public async Task ARestRequestThatClaimsToBeGrpcIsNotAnsweredAsGrpc()
+    {
+        // gRPC's catch-all for unknown services took any unmatched path with this Content-Type: HTTP 200, no body.
+        foreach (var (method, path, expected) in new[] { (HttpMethod.Post, "/v1/predict", HttpStatusCode.NotFound), (HttpMethod.Put, "/v1/tenants", HttpStatusCode.MethodNotAllowed) })
+        {
+            var request = S.Request(method, path, LoKOTestServer.AdminKey);
+            request.Content = new ByteArrayContent(Frame(0, []));
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/grpc");
+            using var response = await S.Http.SendAsync(request);
+            Assert.Equal(expected, response.StatusCode);
+        }
+    }
+
     static byte[] Frame(byte flag, byte[] message)
     {
         var frame = new byte[5 + message.Length];

@@ -62,6 +62,9 @@ public static class LoKOServer
         {
             grpc.MaxReceiveMessageSize = (int)Math.Min(options.MaxRequestBytes, int.MaxValue);
             grpc.Interceptors.Add<GrpcErrorMapping>();
+            // No catch-all for unknown services: it answered any unmatched path that claimed Content-Type application/grpc,
+            // REST ones too, with HTTP 200 (a gRPC client reads the 404 it gets instead as UNIMPLEMENTED).
+            grpc.IgnoreUnknownServices = true;
             grpc.CompressionProviders.Clear();
             grpc.CompressionProviders.Add(new StrictGzip());
         });

@@ -100,6 +100,8 @@ public sealed class RestFuzzer(IReadOnlyList<RestRoute> routes, FuzzTargets targ
             int status = (int)response.StatusCode;
             ledger.Answer(Api, request.Route.Key, status.ToString(System.Globalization.CultureInfo.InvariantCulture), clock.Elapsed);
             if (status >= 500) ledger.Fault($"{Api} {status}: {request.Describe()} → {Excerpt(body)}");
+            else if (status is >= 200 and < 300 && status != RestGenerators.Success(request.Route) && !(request.Method == HttpMethod.Head && status == 200))
+                ledger.Fault($"{Api} {status}, not the route's success status {RestGenerators.Success(request.Route)}: {request.Describe()} → {Excerpt(body)}");
             else if (status >= 400 && request.PathAndQuery.StartsWith("/v1/", StringComparison.Ordinal)) CheckProblem(request, response, status, body);
             else if (request.Method != HttpMethod.Head)
             {

@@ -47,6 +47,15 @@ public static class RestGenerators
         _ => 1,
     };
 
+    /// <summary>The one success status of a route: any other 2xx answers something else than the route.</summary>
+    public static int Success(RestRoute route) => route.Key switch
+    {
+        "POST /v1/tenants" or "POST /v1/tenants/{tenantId}/checkpoints" => 201,
+        "POST /v1/tenants/{tenantId}/examples" or "POST /v1/tenants/{tenantId}/feedback" => 202,
+        _ when route.Method == "DELETE" => 204,
+        _ => 200,
+    };
+
     static RestCase Probe(RestDraft d)
     {
         var methods = new[] { HttpMethod.Get, HttpMethod.Get, HttpMethod.Head, HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete };
