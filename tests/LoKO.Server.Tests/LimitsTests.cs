@@ -21,6 +21,12 @@ public class LimitsTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, large.StatusCode);
         Assert.Equal(413, largeBody.GetProperty("status").GetInt32());
 
+        // Declared past the limit, a body is a 413 whatever the key, and the connection closes: answered 401 before the
+        // body was read, Kestrel dropped the connection after draining it, and a client's next request on it got no answer.
+        var (declared, _) = await server.SendAsync(HttpMethod.Post, "/v1/tenants/limited/examples", "not-a-key", rawJson: $"{{\"text\": \"{new string('x', 5000)}\"}}");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, declared.StatusCode);
+        Assert.True(declared.Headers.ConnectionClose, $"Connection: {declared.Headers.Connection}");
+
         // Nothing was appended; a batch that fits is accepted.
         var (ok, okBody) = await server.SendAsync(HttpMethod.Post, "/v1/tenants/limited/examples", key, batch[..2]);
         Assert.Equal(HttpStatusCode.Accepted, ok.StatusCode);

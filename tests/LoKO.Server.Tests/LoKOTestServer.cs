@@ -30,12 +30,15 @@ public sealed class LoKOTestServer : IAsyncDisposable
         DataDirectory = dataDirectory;
         _ownsDataDirectory = ownsDataDirectory;
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{restPort}"), Timeout = TimeSpan.FromMinutes(2) };
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        GrpcAddress = new Uri($"http://127.0.0.1:{grpcPort}");
+        Channel = GrpcChannel.ForAddress(GrpcAddress);
         Grpc = new Contracts.V1.LoKO.LoKOClient(Channel);
     }
 
     public string DataDirectory { get; }
     public HttpClient Http { get; }
+    /// <summary>The HTTP/2-only gRPC endpoint (for calls that break the protocol below what a gRPC client sends).</summary>
+    public Uri GrpcAddress { get; }
     public GrpcChannel Channel { get; }
     public Contracts.V1.LoKO.LoKOClient Grpc { get; }
     /// <summary>The server's services, e.g. its metadata store for checks the APIs do not expose.</summary>

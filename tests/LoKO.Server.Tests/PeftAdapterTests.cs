@@ -160,6 +160,10 @@ public class PeftAdapterTests(SharedServer shared)
         await Rejected("peft-bad-11", zip, "labels", labels: ["computers", "food", "travel"]);
         await Rejected("peft-bad-12", zip, "lora.rank", lora: new { rank = 4 });
         await Rejected("peft-bad-13", zip, "lora.targets", lora: new { targets = new[] { "encoder.layer.*.attention.self.query" } });
+        // An end record that counts more entries than the central directory holds (found by the fuzzer: a 500).
+        var miscounted = (byte[])zip.Clone();
+        miscounted[^14] = miscounted[^12] = 3; // the end record's entries on this disk and in all
+        await Rejected("peft-bad-15", miscounted, "adapter");
 
         var (invalid, body) = await S.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey,
             rawJson: """{"tenantId":"peft-bad-14","preset":"minilm-l6","labels":["a","b"],"adapter":"%%% not base64"}""");

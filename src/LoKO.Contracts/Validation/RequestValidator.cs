@@ -34,7 +34,7 @@ public static partial class RequestValidator
     {
         var errors = ValidateTenantId(request.TenantId);
         if (string.IsNullOrEmpty(request.Preset)) errors.Add(new("preset", $"is required: one of {string.Join(", ", presets)}"));
-        else if (!presets.Contains(request.Preset)) errors.Add(new("preset", $"unknown preset '{request.Preset}': one of {string.Join(", ", presets)}"));
+        else if (!presets.Contains(request.Preset)) errors.Add(new("preset", $"unknown preset '{Truncate(request.Preset, 64)}': one of {string.Join(", ", presets)}"));
 
         if (request.Labels is null || request.Labels.Count < 2) errors.Add(new("labels", "needs at least two labels"));
         else if (request.Labels.Count > MaxLabels) errors.Add(new("labels", $"holds at most {MaxLabels} labels"));
@@ -53,7 +53,7 @@ public static partial class RequestValidator
         if (request.Seed is < 0) errors.Add(new("seed", "must be zero or positive"));
 
         if (request.Optimizer is not null && !Optimizers.Contains(request.Optimizer))
-            errors.Add(new("optimizer", $"unknown optimizer '{request.Optimizer}': one of {string.Join(", ", Optimizers)}"));
+            errors.Add(new("optimizer", $"unknown optimizer '{Truncate(request.Optimizer, 64)}': one of {string.Join(", ", Optimizers)}"));
 
         if (request.Lora is { } lora)
         {
@@ -70,7 +70,7 @@ public static partial class RequestValidator
         if (request.Filter is { } f)
         {
             if (f.Variant is not null && !variants.Contains(f.Variant))
-                errors.Add(new("filter.variant", $"unknown filter variant '{f.Variant}': one of {string.Join(", ", variants)}"));
+                errors.Add(new("filter.variant", $"unknown filter variant '{Truncate(f.Variant, 64)}': one of {string.Join(", ", variants)}"));
             if (f.P0 is not null && !InitialCovariances.Contains(f.P0)) errors.Add(new("filter.p0", $"one of {string.Join(", ", InitialCovariances)}"));
             if (f.Noise is not null && !NoiseStructures.Contains(f.Noise)) errors.Add(new("filter.noise", $"one of {string.Join(", ", NoiseStructures)}"));
             Positive(f.P0Constant, "filter.p0Constant", errors);
@@ -225,5 +225,6 @@ public static partial class RequestValidator
         return false;
     }
 
+    /// <summary>What an error message quotes of a client's value: never all of it (a gRPC status travels in a header).</summary>
     static string Truncate(string s, int max) => s.Length <= max ? s : s[..max] + "…";
 }

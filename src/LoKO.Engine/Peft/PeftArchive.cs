@@ -53,7 +53,10 @@ public static class PeftArchive
 
     static byte[] ReadEntry(ZipArchive zip, string name)
     {
-        var matches = zip.Entries.Where(e => e.Name == name).ToList();
+        List<ZipArchiveEntry> matches;
+        // The central directory is read on first use: a zip whose directory contradicts its end record fails here.
+        try { matches = zip.Entries.Where(e => e.Name == name).ToList(); }
+        catch (InvalidDataException e) { throw new PeftFormatException("adapter", $"is not a readable zip archive: {e.Message}"); }
         if (matches.Count != 1)
             throw new PeftFormatException($"adapter.{name}", matches.Count == 0 ? "is missing from the zip" : "appears more than once in the zip");
         var entry = matches[0];

@@ -30,6 +30,9 @@ public sealed class ErrorMapping(IProblemDetailsService problems, IOptions<LoKOO
                 };
                 break;
             case BadHttpRequestException b:
+                // A body too large is not read to its end: the connection closes after the answer, and says so.
+                if (b.StatusCode == StatusCodes.Status413PayloadTooLarge && !HttpProtocol.IsHttp2(context.Request.Protocol))
+                    context.Response.Headers.Connection = "close";
                 problem = new ProblemDetails
                 {
                     Status = b.StatusCode,
@@ -85,8 +88,9 @@ public sealed class ErrorMapping(IProblemDetailsService problems, IOptions<LoKOO
             case StorageUnavailableException u:
                 problem = Unavailable(context, u.RetryAfter, u.Message);
                 break;
-            case OperationCanceledException when context.RequestAborted.IsCancellationRequested:
-                return true; // the client went away
+            // The client went away (a body it reset reads as an IOException, which is no storage fault).
+            case OperationCanceledException or IOException when context.RequestAborted.IsCancellationRequested:
+                return true;
             case var e when StorageFaults.IsStorageFault(e):
                 logger.LogWarning(e, "Storage refused {Method} {Path}", context.Request.Method, context.Request.Path);
                 problem = Unavailable(context, TimeSpan.FromSeconds(options.Value.StorageRetrySeconds),

@@ -42,7 +42,8 @@ public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<Grpc
             TenantModelException m => (StatusCode.FailedPrecondition, m.Message),
             InvalidOperationException i when i.Message.Contains("warm-up", StringComparison.Ordinal) => (StatusCode.FailedPrecondition, i.Message),
             StorageUnavailableException u => (StatusCode.Unavailable, u.Message),
-            OperationCanceledException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
+            // A stream the client reset reads as an IOException: no storage fault.
+            OperationCanceledException or IOException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
             _ when StorageFaults.IsStorageFault(e) => (StatusCode.Unavailable, "the metadata store or data directory refused the operation; retry later"),
             _ => (StatusCode.Internal, "internal error"),
         };
@@ -62,6 +63,12 @@ public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<Grpc
             trailers.Add("quota", quota.Quota);
             trailers.Add("retry-after", TenantRateLimits.RetryAfterSeconds(quota.RetryAfter).ToString(CultureInfo.InvariantCulture));
         }
-        return new RpcException(new Status(code, message), trailers);
+        return new RpcException(new Status(code, message.Length > MaxDetail ? message[..MaxDetail] + "…" : message), trailers);
     }
+
+    /// <summary>
+    /// The longest status detail sent: it travels percent-encoded in a header, and a client refuses headers past its limit
+    /// (64 KiB for .NET's), so an error quoting a huge field would never reach it.
+    /// </summary>
+    const int MaxDetail = 1024;
 }

@@ -88,6 +88,11 @@ public sealed class LoKOGrpcService(TenantService tenants, ModelRegistry models,
                 await foreach (var example in requestStream.ReadAllAsync(ct)) await buffer.Writer.WriteAsync(example, ct);
                 buffer.Writer.TryComplete();
             }
+            catch (Exception e) when (e is not RpcException and not OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                // The client's stream cannot be read (its framing or transport broke): its mistake, never a storage fault.
+                buffer.Writer.TryComplete(MalformedRequest.Error($"the request stream cannot be read: {e.Message}"));
+            }
             catch (Exception e)
             {
                 buffer.Writer.TryComplete(e);

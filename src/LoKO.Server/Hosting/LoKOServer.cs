@@ -1,4 +1,5 @@
 using System.Net;
+using Grpc.AspNetCore.Server.Model;
 using LoKO.Server.Api;
 using LoKO.Server.Grpc;
 using LoKO.Server.Security;
@@ -6,6 +7,7 @@ using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -61,7 +63,15 @@ public static class LoKOServer
         {
             grpc.MaxReceiveMessageSize = (int)Math.Min(options.MaxRequestBytes, int.MaxValue);
             grpc.Interceptors.Add<GrpcErrorMapping>();
+            // No catch-all for unknown services: it answered any unmatched path that claimed Content-Type application/grpc,
+            // REST ones too, with HTTP 200 (a gRPC client reads the 404 it gets instead as UNIMPLEMENTED).
+            grpc.IgnoreUnknownServices = true;
+            grpc.CompressionProviders.Clear();
+            grpc.CompressionProviders.Add(new StrictGzip());
         });
+        // The service's one binder: grpc-dotnet's default would bind every method a second time.
+        builder.Services.RemoveAll(typeof(IServiceMethodProvider<>));
+        builder.Services.AddSingleton<IServiceMethodProvider<LoKOGrpcService>, StrictMessageMethodProvider>();
         builder.Services.AddEndpointsApiExplorer();
         builder.Services.AddLoKOSwagger();
 
@@ -83,6 +93,8 @@ public static class LoKOServer
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseOversizeBodyRefusal(options.MaxRequestBytes);
+        app.UseGrpcFrameChecks();
         app.UseSwagger();
         app.UseSwaggerUI();
         app.MapHealthChecks("/healthz", new() { Predicate = _ => false });

@@ -1,5 +1,7 @@
+using LoKO.Contracts.Validation;
 using LoKO.Server.Hosting;
 using LoKO.Server.Storage;
+using LoKO.Server.Tenants;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -37,8 +39,16 @@ public sealed class Authorizer(AdminKey adminKey, IDbContextFactory<LoKODbContex
     public async Task RequireTenantAsync(string? authorization, string tenantId, CancellationToken ct)
     {
         var caller = await AuthenticateAsync(authorization, ct);
+        if (string.IsNullOrEmpty(tenantId)) throw new FieldValidationException("tenantId", "is required");
         if (!caller.IsAdmin && !string.Equals(caller.TenantId, tenantId, StringComparison.Ordinal))
             throw new ForbiddenException("this key does not reach that tenant");
+        // The admin key reaches any id: one that names no tenant is answered here, before it activates a tenant grain
+        // that cannot load (each failed activation costs a database round and an error in the log).
+        if (caller.IsAdmin)
+        {
+            await using var context = await db.CreateDbContextAsync(ct);
+            if (!await context.Tenants.AnyAsync(t => t.TenantId == tenantId, ct)) throw new TenantNotFoundException(tenantId);
+        }
     }
 }
 
