@@ -45,6 +45,7 @@ public static class GrpcGenerators
         ["GetNoiseHistory"] = d => OnTenantRef(d),
         ["ExportAdapter"] = d => OnTenantRef(d),
         ["ExportPeftAdapter"] = d => OnTenantRef(d),
+        ["ListModels"] = d => (d.Rng.Next(2) == 0 ? d.AsAdmin() : d.ForTenant()).Build([d.Encode(new ListModelsRequest())]),
     };
 
     /// <summary>How often a method is drawn, relative to 1 (as <see cref="RestGenerators.Weight"/>).</summary>
@@ -52,7 +53,7 @@ public static class GrpcGenerators
     {
         "Learn" or "Predict" => 3,
         "Feedback" or "CreateTenant" => 2,
-        "Checkpoint" or "Rollback" or "ExportAdapter" or "ExportPeftAdapter" => 0.4,
+        "Checkpoint" or "Rollback" or "ExportAdapter" or "ExportPeftAdapter" or "ListModels" => 0.4,
         _ => 1,
     };
 

@@ -29,6 +29,8 @@ public static class RestGenerators
             d.ForTenant(d.Rng.Next(4) > 0 ? d.Targets.Other : null).Build(new JsonObject { ["version"] = d.Targets.Version(d.Rng) }, operation: FuzzOperation.Rollback),
         ["POST /v1/tenants/{tenantId}/resume"] = d => d.ForTenant().Build(null),
         ["GET /v1/tenants/{tenantId}/adapter"] = d => d.ForTenant().Build(null, AdapterQuery(d)),
+        // Any valid key lists the models: a tenant's or the admin's.
+        ["GET /v1/models"] = d => (d.Rng.Next(2) == 0 ? d.AsAdmin() : d.ForTenant()).Build(null),
         ["* /healthz"] = Probe,
         ["* /readyz"] = Probe,
         ["* /metrics"] = Probe,
@@ -42,7 +44,7 @@ public static class RestGenerators
     {
         "POST /v1/tenants/{tenantId}/examples" or "POST /v1/tenants/{tenantId}/predict" => 3,
         "POST /v1/tenants/{tenantId}/feedback" or "POST /v1/tenants" => 2,
-        "POST /v1/tenants/{tenantId}/checkpoints" or "POST /v1/tenants/{tenantId}/rollback" or "GET /v1/tenants/{tenantId}/adapter" => 0.4,
+        "POST /v1/tenants/{tenantId}/checkpoints" or "POST /v1/tenants/{tenantId}/rollback" or "GET /v1/tenants/{tenantId}/adapter" or "GET /v1/models" => 0.4,
         _ when route.Method == "*" => 0.3,
         _ => 1,
     };
