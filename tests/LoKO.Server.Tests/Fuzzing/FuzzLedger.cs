@@ -47,9 +47,6 @@ public sealed class FuzzLedger
 
     public int Count(string api, string route) => _answers.Where(a => a.Key.Api == api && a.Key.Route == route).Sum(a => a.Value);
 
-    public int Count(string api, string route, Func<string, bool> status) =>
-        _answers.Where(a => a.Key.Api == api && a.Key.Route == route && status(a.Key.Status)).Sum(a => a.Value);
-
     /// <summary>Counts by status for each API, then by route and status.</summary>
     public string Histogram()
     {

@@ -89,6 +89,7 @@ public class FuzzingTests(ITestOutputHelper output)
         Assert.True(ledger.UnnamedErrors.Count == 0, $"{ledger.UnnamedErrors.Count} client mistakes answered without naming them; the first: {ledger.UnnamedErrors.FirstOrDefault()}");
         Assert.True(ledger.AcknowledgedVia(main.Id, RestFuzzer.Api) > 0 && ledger.AcknowledgedVia(main.Id, GrpcFuzzer.Api) > 0,
             "valid examples must be accepted over both APIs while fuzzing");
+        Assert.True(targets.DoomedDeleted, $"{targets.Doomed.Id} was never deleted: the delete path did not run under fire");
         foreach (var route in routes) Assert.True(ledger.Count(RestFuzzer.Api, route.Key) > 0, $"{route.Key} was never fuzzed");
         foreach (var method in service.Methods) Assert.True(ledger.Count(GrpcFuzzer.Api, method.Name) > 0, $"{method.Name} was never fuzzed");
 

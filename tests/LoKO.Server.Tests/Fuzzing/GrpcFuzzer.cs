@@ -19,14 +19,7 @@ public sealed class GrpcFuzzer(ServiceDescriptor service, FuzzTargets targets, F
     static readonly Marshaller<byte[]> Bytes = Marshallers.Create(b => b, b => b);
 
     readonly CallInvoker _invoker = channel.CreateCallInvoker();
-    readonly IReadOnlyList<MethodDescriptor> _methods = [.. service.Methods];
-    readonly double[] _cumulative = Cumulative([.. service.Methods]);
-
-    static double[] Cumulative(IReadOnlyList<MethodDescriptor> methods)
-    {
-        double sum = 0;
-        return [.. methods.Select(m => sum += GrpcGenerators.Weight(m))];
-    }
+    readonly WeightedDraw<MethodDescriptor> _methods = new([.. service.Methods], GrpcGenerators.Weight);
 
     /// <summary>
     /// Statuses that mean the server failed, not the client: UNKNOWN (an exception escaped a handler), INTERNAL (an
@@ -35,13 +28,6 @@ public sealed class GrpcFuzzer(ServiceDescriptor service, FuzzTargets targets, F
     /// reports when the server drops the connection), DEADLINE_EXCEEDED without a short deadline of the fuzzer's (a call
     /// hung for two minutes), and CANCELLED that the fuzzer did not cause.
     /// </summary>
-    /// <summary>An index drawn with the weights whose running sums are <paramref name="cumulative"/>.</summary>
-    public static int Pick(double[] cumulative, Random rng)
-    {
-        int i = Array.BinarySearch(cumulative, rng.NextDouble() * cumulative[^1]);
-        return i < 0 ? ~i : i;
-    }
-
     public static bool IsFault(StatusCode code, GrpcCase call) => code switch
     {
         StatusCode.Unknown or StatusCode.Internal or StatusCode.DataLoss or StatusCode.Unavailable => true,
@@ -52,7 +38,7 @@ public sealed class GrpcFuzzer(ServiceDescriptor service, FuzzTargets targets, F
 
     public async Task SendOneAsync(Random rng)
     {
-        var method = _methods[Pick(_cumulative, rng)];
+        var method = _methods.Next(rng);
         if (Draw(method, rng) is not { } call) return;
         if (rng.Next(8) == 0) await frames.SendOneAsync(rng, method, call.Messages[0]);
         else await SendAsync(call, rng);

@@ -13,13 +13,7 @@ public sealed class RestFuzzer(IReadOnlyList<RestRoute> routes, FuzzTargets targ
 {
     public const string Api = "REST";
 
-    readonly double[] _cumulative = Cumulative(routes);
-
-    static double[] Cumulative(IReadOnlyList<RestRoute> routes)
-    {
-        double sum = 0;
-        return [.. routes.Select(r => sum += RestGenerators.Weight(r))];
-    }
+    readonly WeightedDraw<RestRoute> _routes = new(routes, RestGenerators.Weight);
 
     /// <summary>A client that sends what it is given: any header bytes (Latin-1), no redirects, a long timeout.</summary>
     public static HttpClient Client(Uri baseAddress) => new(new SocketsHttpHandler
@@ -32,7 +26,7 @@ public sealed class RestFuzzer(IReadOnlyList<RestRoute> routes, FuzzTargets targ
 
     public async Task SendOneAsync(Random rng)
     {
-        var route = routes[GrpcFuzzer.Pick(_cumulative, rng)];
+        var route = _routes.Next(rng);
         if (Draw(route, rng) is { } request) await SendAsync(request);
     }
 
