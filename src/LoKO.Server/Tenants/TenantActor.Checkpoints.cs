@@ -43,7 +43,8 @@ public sealed partial class TenantActor
         var started = DateTime.UtcNow;
         long version = _nextCheckpointVersion;
         var path = _s.Files.RelativePath(TenantId, version);
-        long lastApplied = Interlocked.Read(ref _lastApplied);
+        var counters = Counters;
+        long lastApplied = counters.LastApplied;
         CheckpointRecord record;
         NoiseEstimate? noise;
         try
@@ -52,8 +53,8 @@ public sealed partial class TenantActor
             record = new CheckpointRecord
             {
                 TenantId = TenantId, Version = version, Path = path, LastAppliedSequence = lastApplied,
-                ExamplesApplied = Interlocked.Read(ref _applied), ExamplesRejected = Interlocked.Read(ref _rejected),
-                Correct = Interlocked.Read(ref _correct), CreatedUtc = started, Sha256 = file.Sha256, SizeBytes = file.Size,
+                ExamplesApplied = counters.Applied, ExamplesRejected = counters.Rejected,
+                Correct = counters.Correct, CreatedUtc = started, Sha256 = file.Sha256, SizeBytes = file.Size,
             };
             await using var db = await _s.Db.CreateDbContextAsync();
             await using var tx = await db.Database.BeginTransactionAsync();

@@ -42,7 +42,7 @@ public sealed partial class TenantActor
         await _appendGate.WaitAsync();
         try
         {
-            long after = Interlocked.Read(ref _lastApplied);
+            long after = Counters.LastApplied;
             _pending.Clear();
             await QueueReplayAsync(after, CancellationToken.None);
             try { await _freeze.RecordResumeAsync(Interlocked.Read(ref _checkpointVersion), after, _pending.Count); }

@@ -53,7 +53,7 @@ public sealed partial class TenantActor
 
     // Written by the loop (or under the append gate); read anywhere.
     long _nextSequence;
-    long _lastApplied, _applied, _rejected, _correct;
+    StepCounters _counters = StepCounters.None;
     long _checkpointVersion, _nextCheckpointVersion;
     long _stepsSinceCheckpoint;
     DateTime _lastCheckpointUtc = DateTime.UtcNow;
@@ -86,12 +86,15 @@ public sealed partial class TenantActor
     /// <summary>Estimated memory this tenant holds while resident (the base model is shared and not counted).</summary>
     public long ResidentBytes => TenantFootprint.Bytes(Settings.Optimizer, _adapter.Layout.Size, Settings.Labels.Count);
 
+    /// <summary>One consistent reading of the step counters.</summary>
+    StepCounters Counters => Volatile.Read(ref _counters);
+
     public TenantStatus Status => new(
         Interlocked.Read(ref _nextSequence) - 1,
-        Interlocked.Read(ref _applied),
-        Interlocked.Read(ref _rejected),
-        Interlocked.Read(ref _correct),
-        Interlocked.Read(ref _lastApplied),
+        Counters.Applied,
+        Counters.Rejected,
+        Counters.Correct,
+        Counters.LastApplied,
         Interlocked.Read(ref _checkpointVersion),
         _pending.Count);
 
@@ -235,10 +238,7 @@ public sealed partial class TenantActor
 
     void RestoreCounters(CheckpointRecord c)
     {
-        Interlocked.Exchange(ref _lastApplied, c.LastAppliedSequence);
-        Interlocked.Exchange(ref _applied, c.ExamplesApplied);
-        Interlocked.Exchange(ref _rejected, c.ExamplesRejected);
-        Interlocked.Exchange(ref _correct, c.Correct);
+        Volatile.Write(ref _counters, new StepCounters(c.LastAppliedSequence, c.ExamplesApplied, c.ExamplesRejected, c.Correct));
         _stepsSinceCheckpoint = 0;
         _warmupPending = false;
         _lastCheckpointUtc = DateTime.UtcNow;
@@ -247,10 +247,7 @@ public sealed partial class TenantActor
     /// <summary>The counters of the initial state.</summary>
     void ResetCounters()
     {
-        Interlocked.Exchange(ref _lastApplied, 0);
-        Interlocked.Exchange(ref _applied, 0);
-        Interlocked.Exchange(ref _rejected, 0);
-        Interlocked.Exchange(ref _correct, 0);
+        Volatile.Write(ref _counters, StepCounters.None);
         _stepsSinceCheckpoint = 0;
         _warmupPending = false;
         _lastCheckpointUtc = DateTime.UtcNow;
@@ -317,6 +314,7 @@ public sealed partial class TenantActor
     {
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
+        bool applied = false, correct = false;
         try
         {
             var input = step.Payload.ToModelInput();
@@ -326,29 +324,23 @@ public sealed partial class TenantActor
             using var outcome = _optimizer.Step(_model.Pass([input], _adapter), targets);
             long predicted = step.Shown?.LabelIndex ?? outcome.Predictions.argmax(1).item<long>();
             double loss = step.Shown?.Loss ?? outcome.Loss;
-            if (outcome.Status == StepStatus.Rejected)
-            {
-                Interlocked.Increment(ref _rejected);
+            applied = outcome.Status != StepStatus.Rejected;
+            correct = predicted == step.LabelIndex;
+            if (!applied)
                 _s.Logger.LogWarning("Tenant {Tenant}: example {Sequence} rejected: {Reason}", TenantId, step.Sequence, outcome.Reason);
-            }
-            else
-            {
-                Interlocked.Increment(ref _applied);
-                if (predicted == step.LabelIndex) Interlocked.Increment(ref _correct);
-            }
             _warmupPending = outcome.Status == StepStatus.Deferred;
-            _freeze.Monitor.Observe(step.Sequence, predicted == step.LabelIndex, outcome.GuardEvent);
-            _s.Metrics.Stepped(_gauges, clock.Elapsed, applied: outcome.Status != StepStatus.Rejected, correct: predicted == step.LabelIndex,
+            _freeze.Monitor.Observe(step.Sequence, correct, outcome.GuardEvent);
+            _s.Metrics.Stepped(_gauges, clock.Elapsed, applied, correct,
                 loss, outcome.InnovationNorm, outcome.NoiseTrace, outcome.MeanCovariance, outcome.GuardEvent);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A poison example must not stall the tenant: it is counted as rejected and the log moves on.
-            Interlocked.Increment(ref _rejected);
+            applied = false;
             _s.Metrics.Rejected(_gauges);
             _s.Logger.LogWarning(e, "Tenant {Tenant}: example {Sequence} could not be learned", TenantId, step.Sequence);
         }
-        Interlocked.Exchange(ref _lastApplied, step.Sequence);
+        Volatile.Write(ref _counters, _counters.After(step.Sequence, applied, correct));
         _stepsSinceCheckpoint++;
     }
 
@@ -380,7 +372,7 @@ public sealed partial class TenantActor
                 var logits = _model.Forward([input], _adapter);
                 return logits.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
             });
-            return (p, Interlocked.Read(ref _lastApplied));
+            return (p, Counters.LastApplied);
         });
         int best = Array.IndexOf(probabilities, probabilities.Max());
         var map = new Dictionary<string, double>(Settings.Labels.Count);
@@ -407,7 +399,7 @@ public sealed partial class TenantActor
     /// <summary>The adapter as safetensors: θ, each LoRA piece and the head by name, and how to read them.</summary>
     public Task<AdapterFile> ExportAsync() => Enqueue(async () =>
     {
-        long version = Interlocked.Read(ref _lastApplied);
+        long version = Counters.LastApplied;
         var bytes = await _s.Compute.Run(() =>
         {
             using var scope = NewDisposeScope();
