@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using LoKO.Server.Tests.Tools;
 using LoKO.Engine.Onnx.Ops;
 using LoKO.Server.Hosting;
 using Xunit.Abstractions;
@@ -59,14 +59,7 @@ public sealed class ModelValidationTests(ITestOutputHelper output) : IDisposable
     {
         Assert.False(OpRegistry.TryGet(TinyOnnxModels.UnsupportedOp, out _), $"{TinyOnnxModels.UnsupportedOp} is supported now: pick another op for this test");
         var model = TinyOnnxModels.WriteUnsupported(_directory);
-        var info = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Path.GetDirectoryName(ServerBinary.Dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])[
+        var run = await ChildProcess.RunAsync("dotnet", [
             ServerBinary.Dll,
             "--urls", $"http://127.0.0.1:{LoKOTestServer.FreePort()}",
             $"--LoKO:GrpcUrl=http://127.0.0.1:{LoKOTestServer.FreePort()}",
@@ -76,22 +69,10 @@ public sealed class ModelValidationTests(ITestOutputHelper output) : IDisposable
             $"--LoKO:Models:odd:Path={model}",
             "--LoKO:Models:odd:Image:Size=8",
             "--LoKO:Models:odd:Features:Node=y",
-        ])
-            info.ArgumentList.Add(arg);
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try { await process.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"the server did not exit:\n{await stdout}\n{await stderr}");
-        }
-        var lines = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        output.WriteLine($"exit code {process.ExitCode}; stderr:\n{string.Join('\n', lines)}\nstdout:\n{await stdout}");
-        Assert.Equal(InvalidSettingException.ExitCode, process.ExitCode);
+        ], TimeSpan.FromSeconds(90), Path.GetDirectoryName(ServerBinary.Dll));
+        var lines = run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        output.WriteLine($"exit code {run.ExitCode}; stderr:\n{string.Join('\n', lines)}\nstdout:\n{run.Stdout}");
+        Assert.Equal(InvalidSettingException.ExitCode, run.ExitCode);
         var line = Assert.Single(lines);
         Assert.Equal(
             $"LoKO cannot start: LoKO:Models:odd:Path: '{model}': node 'mix' (op {TinyOnnxModels.UnsupportedOp}, opset {TinyOnnxModels.Opset}): operator is not supported",

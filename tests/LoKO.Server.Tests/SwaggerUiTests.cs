@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LoKO.Server.Tests.Tools;
@@ -35,33 +34,19 @@ public class SwaggerUiTests(SharedServer shared)
     /// <summary>The page's DOM after its scripts ran (Chromium's --dump-dom with a virtual-time budget).</summary>
     static async Task<string> RenderAsync(Uri page)
     {
-        var start = new ProcessStartInfo(ExternalTool.Require("chromium", "chromium-browser"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         var profile = Path.Combine(Path.GetTempPath(), "loko-chromium-" + Guid.NewGuid().ToString("N"));
-        // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        foreach (var arg in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", $"--user-data-dir={profile}",
-                     "--virtual-time-budget=15000", "--dump-dom", page.ToString() })
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("chromium did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try { await process.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException)
+        try
         {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("chromium did not finish within 90 s: " + await stderr);
+            // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+            var run = await ChildProcess.RunAsync(ExternalTool.Require("chromium", "chromium-browser"),
+                ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", $"--user-data-dir={profile}",
+                 "--virtual-time-budget=15000", "--dump-dom", page.ToString()], TimeSpan.FromSeconds(90));
+            Assert.True(run.ExitCode == 0 && run.Stdout.Length > 0, $"chromium exited with {run.ExitCode}: {run.Stderr}");
+            return run.Stdout;
         }
         finally
         {
             try { Directory.Delete(profile, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
-        var dom = await stdout;
-        Assert.True(process.ExitCode == 0 && dom.Length > 0, $"chromium exited with {process.ExitCode}: {await stderr}");
-        return dom;
     }
 }
