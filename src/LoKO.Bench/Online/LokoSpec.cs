@@ -17,6 +17,7 @@ public static class LokoSpec
         ["form"] = nameof(LokoOptions.DiagonalForm), ["hv"] = nameof(LokoOptions.HeadPriorVariance), ["dv"] = nameof(LokoOptions.DiagonalPriorVariance),
         ["n0"] = nameof(LokoOptions.PriorExamples), ["gamma"] = nameof(LokoOptions.Reversion), ["hgamma"] = nameof(LokoOptions.HeadReversion), ["tau"] = nameof(LokoOptions.Temperature),
         ["tbeta"] = nameof(LokoOptions.TemperatureBeta), ["imq"] = nameof(LokoOptions.RobustScale),
+        ["mean"] = nameof(LokoOptions.DiagonalMean), ["rscale"] = nameof(LokoOptions.RootScale),
     };
 
     public static (string Label, LokoOptions Options) Parse(string spec)

@@ -26,6 +26,9 @@ public static class DiagonalCovariance
     /// <summary>Rank-1 precision form (BONG, empirical Fisher): 1/p ← 1/p + g²/τ.</summary>
     public static Tensor GradientPrecisionForm(Tensor p, Tensor g, double tau) => p / (1 + p * g * g / tau);
 
+    /// <summary>Square-root information: 1/p² ← 1/p² + g²/s².</summary>
+    public static Tensor GradientRootPrecisionForm(Tensor p, Tensor g, double s) => p / (1 + (p * g / s).pow(2)).sqrt();
+
     /// <summary>Mean-reverting process noise, p ← γ²·p + (1 − γ²)·p₀: a step-size floor and a cap on wind-up.</summary>
     public static Tensor Revert(Tensor p, Tensor p0, double gamma) =>
         gamma == 1 ? p : p * (gamma * gamma) + p0 * (1 - gamma * gamma);

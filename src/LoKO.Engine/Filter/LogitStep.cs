@@ -85,9 +85,12 @@ sealed class LogitStep
         // 5. V = J·P·Jᵀ (+ s·I from a shared head, s = φ̃ᵀ·Σ·φ̃): the logits' prior covariance [C, C]
         //    (gradient observation: V ≈ ρ·I, ρ = gᵀ·P·g / eᵀe, the logit variance along e)
         var eye = torch.eye(c, dtype: ScalarType.Float64, device: e.device);
+        //    (posterior mean: the diagonal block steps on its own, outside the joint innovation)
         var v = j is not null
             ? matmul(j * p, j.t()).to(ScalarType.Float64)
-            : eye * ((p * g!).dot(g!).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
+            : _o.DiagonalMean == DiagonalMean.Posterior
+                ? eye * 0
+                : eye * ((p * g!).dot(g!).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
         Tensor? a = null;
         double s = 0;
         if (sigma is not null)
@@ -104,20 +107,24 @@ sealed class LogitStep
         // 7. K·e = P·Jᵀ·u with u = (τI + Λ·V)⁻¹·e; K is never formed
         var u = LogitObservation.Weighted(lambda, v, e, tauStep);
 
-        // 8. θ ← θ + K·e: the diagonal block by P·Jᵀ·u (gradient: P·g·(eᵀu / eᵀe)), a shared head by u·(Σφ̃)ᵀ
-        var dTheta = j is not null
-            ? p * matmul(u.to(j.dtype).unsqueeze(0), j).squeeze(0)
-            : p * g! * (e.dot(u).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
-
         // 9. the covariances absorb the example
         var pNew = (jacobian, _o.DiagonalForm) switch
         {
             (true, DiagonalForm.Covariance) => DiagonalCovariance.CovarianceForm(p, j!, LogitObservation.Gain(lambda, v, tauStep)),
             (true, DiagonalForm.Precision) => DiagonalCovariance.PrecisionForm(p, j!, lambda, tauStep),
             (false, DiagonalForm.Covariance) => DiagonalCovariance.GradientCovarianceForm(p, g!, tauStep),
-            _ => DiagonalCovariance.GradientPrecisionForm(p, g!, tauStep),
+            (false, DiagonalForm.Precision) => DiagonalCovariance.GradientPrecisionForm(p, g!, tauStep),
+            (false, DiagonalForm.RootPrecision) => DiagonalCovariance.GradientRootPrecisionForm(p, g!, _o.RootScale),
+            _ => throw new NotSupportedException("the root-precision form needs the gradient observation (LokoOptions.Validate)"),
         };
         pNew = pNew.clamp_min(_o.PMin) * _mask;
+        // 8. θ ← θ + K·e: the diagonal block by P·Jᵀ·u (gradient: P·g·(eᵀu / eᵀe)), a shared head by u·(Σφ̃)ᵀ
+        var dTheta = j is not null
+            ? p * matmul(u.to(j.dtype).unsqueeze(0), j).squeeze(0)
+            : _o.DiagonalMean == DiagonalMean.Posterior
+                ? pNew * g! / tauStep
+                : p * g! * (e.dot(u).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
+
         var sigmaNew = sigma is null ? null : SharedHeadCovariance.Update(sigma, a!, s, lambda, tauStep);
         if (!double.IsFinite(nis) || !LokoFilter.AllFinite(u, dTheta, pNew) || (sigmaNew is not null && !LokoFilter.AllFinite(sigmaNew)))
             return reject(predictions, loss, "the Kalman update is not finite");

@@ -66,6 +66,20 @@ public enum DiagonalForm
     Covariance,
     /// <summary>1/p ← 1/p + diag(Hᵀ·R⁻¹·H): each entry accumulates its own information (VD-EKF).</summary>
     Precision,
+    /// <summary>
+    /// Square-root information, 1/p² ← 1/p² + g²/s² (gradient observation only): each entry accumulates its own
+    /// information as in the precision form, but its step shrinks like 1/√t, as AdaGrad's, not like 1/t.
+    /// </summary>
+    RootPrecision,
+}
+
+/// <summary>Which covariance moves the diagonal block's mean under the gradient observation.</summary>
+public enum DiagonalMean
+{
+    /// <summary>θ ← θ + P⁻·g·(eᵀu / eᵀe): the prior covariance, through the joint innovation with the head.</summary>
+    Prior,
+    /// <summary>θ ← θ + P⁺·g / τ: the posterior covariance (BONG's information-form step); with the root-precision form, AdaGrad's step.</summary>
+    Posterior,
 }
 
 /// <summary>
@@ -129,6 +143,9 @@ public sealed record LokoOptions
     public double Reversion { get; init; } = 1;
     /// <summary>Mean reversion γ_h of a shared head: Σ ← γ_h²·Σ + (1 − γ_h²)·Σ₀ before each step (1 = off).</summary>
     public double HeadReversion { get; init; } = 1;
+    public DiagonalMean DiagonalMean { get; init; } = DiagonalMean.Prior;
+    /// <summary>Scale s of <see cref="DiagonalForm.RootPrecision"/>: p → s/√Σg² once the data outweigh the prior.</summary>
+    public double RootScale { get; init; } = 0.01;
     /// <summary>Initial temperature τ of the categorical noise R = τ·Λ.</summary>
     public double Temperature { get; init; } = 1;
     /// <summary>EMA factor of the temperature, τ ← β_τ·τ + (1 − β_τ)·τ·eᵀS⁻¹e/(C − 1) (0 = τ fixed).</summary>
@@ -165,6 +182,11 @@ public sealed record LokoOptions
         if (!double.IsFinite(LambdaFloor) || LambdaFloor < 0) throw new ArgumentOutOfRangeException("lambdaFloor", LambdaFloor, "must be zero or positive");
         if (Observation == ObservationSpace.Probabilities && (Head != HeadCovariance.Diagonal || DiagonalObservation != DiagonalObservation.Jacobian || DiagonalForm != DiagonalForm.Covariance))
             throw new ArgumentException("head, diagonalObservation and diagonalForm other than the paper's need observation 'logits'", "observation");
+        Positive(RootScale, "rootScale");
+        if (DiagonalObservation == DiagonalObservation.Jacobian && DiagonalForm == DiagonalForm.RootPrecision)
+            throw new ArgumentException("diagonalForm 'rootPrecision' needs diagonalObservation 'gradient'", "diagonalForm");
+        if (DiagonalObservation == DiagonalObservation.Jacobian && DiagonalMean == DiagonalMean.Posterior)
+            throw new ArgumentException("diagonalMean 'posterior' needs diagonalObservation 'gradient'", "diagonalMean");
         if (Observation == ObservationSpace.Logits && P0 == InitialCovariance.Bounded)
             throw new ArgumentException("the logit observation sets p₀ from its prior variances; p0 'bounded' belongs to the paper's filter", "p0");
         if (Observation == ObservationSpace.Logits)

@@ -17,16 +17,26 @@ public static class LokoVariants
     /// </summary>
     public const string Natural = "natural";
 
+    /// <summary>
+    /// The natural filter with the LoRA block of square-root information: 1/p² ← 1/p² + g²/s² with s = 0.01 and
+    /// θ ← θ + p⁺·g/τ outside the joint innovation, i.e. AdaGrad's per-entry law at rate s/τ, with no effective prior
+    /// (v_d = 10⁶: the accumulated information sets every step from the first example). The head stays the shared-
+    /// covariance RLS block. Measured against <see cref="Natural"/>, whose 1/t precision law stalls LoRA learning after
+    /// a few hundred examples (docs/benchmarks/2026-12-01/README.md, "root").
+    /// </summary>
+    public const string NaturalRoot = "natural-root";
+
     /// <summary>The variant a tenant gets when it names none.</summary>
     public const string Default = Natural;
 
-    public static IReadOnlyList<string> Names { get; } = [Natural, Paper];
+    public static IReadOnlyList<string> Names { get; } = [Natural, NaturalRoot, Paper];
 
     /// <summary>The options of a named variant; settings given with it override its values.</summary>
     public static LokoOptions Named(string name) => name.ToLowerInvariant() switch
     {
         Paper => LokoOptions.Paper,
         Natural => NaturalOptions,
+        NaturalRoot => NaturalRootOptions,
         _ => throw new ArgumentException($"unknown filter variant '{name}': one of {string.Join(", ", Names)}", nameof(name)),
     };
 
@@ -39,5 +49,13 @@ public static class LokoVariants
         HeadPriorVariance = 5,
         DiagonalPriorVariance = 0.03,
         PriorExamples = 20,
+    };
+
+    static readonly LokoOptions NaturalRootOptions = NaturalOptions with
+    {
+        DiagonalForm = DiagonalForm.RootPrecision,
+        DiagonalMean = DiagonalMean.Posterior,
+        RootScale = 0.01,
+        DiagonalPriorVariance = 1e6,
     };
 }

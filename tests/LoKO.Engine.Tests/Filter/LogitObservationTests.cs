@@ -13,7 +13,8 @@ public class LogitObservationTests
     };
 
     public static TheoryData<string> Variants => new(
-        "jacobian", "shared-head", "precision-reverting", "prior-examples", "gradient-precision", "gradient-covariance", "robust-temperature");
+        "jacobian", "shared-head", "precision-reverting", "prior-examples", "gradient-precision", "gradient-covariance", "robust-temperature",
+        "gradient-posterior", "root-posterior");
 
     static LokoOptions Variant(string name) => name switch
     {
@@ -24,6 +25,12 @@ public class LogitObservationTests
         "gradient-precision" => Logits with { Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.Precision, Reversion = 0.99 },
         "gradient-covariance" => Logits with { Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, PriorExamples = 4 },
         "robust-temperature" => Logits with { Head = HeadCovariance.Shared, RobustScale = 1.5, TemperatureBeta = 0.9, Temperature = 0.5 },
+        "gradient-posterior" => Logits with { Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.Precision, DiagonalMean = DiagonalMean.Posterior },
+        "root-posterior" => Logits with
+        {
+            Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.RootPrecision,
+            DiagonalMean = DiagonalMean.Posterior, RootScale = 0.05, DiagonalPriorVariance = 1e6, PriorExamples = 3,
+        },
         _ => throw new ArgumentException(name),
     };
 

@@ -21,6 +21,7 @@ sealed class ReferenceLogitFilter(TinyMlp model, double[] theta, LokoOptions o)
         int c = model.Classes, n = model.N, h = TinyMlp.Hidden, d = TinyMlp.Inputs;
         int oB1 = h * d, oW2 = oB1 + h, oB2 = oW2 + c * h;
         bool shared = o.Head == HeadCovariance.Shared, jacobianMode = o.DiagonalObservation == DiagonalObservation.Jacobian;
+        bool posterior = !jacobianMode && o.DiagonalMean == DiagonalMean.Posterior;
         var act = new double[h];
         for (int i = 0; i < h; i++)
         {
@@ -98,7 +99,7 @@ sealed class ReferenceLogitFilter(TinyMlp model, double[] theta, LokoOptions o)
         var V = new double[c, c];
         if (jacobianMode)
             for (int i = 0; i < c; i++) for (int k = 0; k < c; k++) for (int t = 0; t < n; t++) V[i, k] += J[i, t] * p[t] * J[k, t];
-        else
+        else if (!posterior)
         {
             double rho = 0;
             for (int t = 0; t < n; t++) rho += g[t] * p[t] * g[t];
@@ -131,7 +132,7 @@ sealed class ReferenceLogitFilter(TinyMlp model, double[] theta, LokoOptions o)
         {
             double jtu = 0;
             for (int k = 0; k < c; k++) jtu += J[k, t] * u[k];
-            Theta[t] += jacobianMode ? p[t] * jtu : p[t] * g[t] * eu / ee;
+            if (!posterior) Theta[t] += jacobianMode ? p[t] * jtu : p[t] * g[t] * eu / ee;
         }
         if (a is not null)
             for (int k = 0; k < c; k++)
@@ -164,9 +165,11 @@ sealed class ReferenceLogitFilter(TinyMlp model, double[] theta, LokoOptions o)
                 (true, DiagonalForm.Covariance) => p[t] - p[t] * p[t] * quad,
                 (true, DiagonalForm.Precision) => p[t] / (1 + p[t] * info / tau),
                 (false, DiagonalForm.Covariance) => p[t] - p[t] * p[t] * g[t] * g[t] / (tau + gpg),
-                _ => p[t] / (1 + p[t] * g[t] * g[t] / tau),
+                (false, DiagonalForm.Precision) => p[t] / (1 + p[t] * g[t] * g[t] / tau),
+                _ => p[t] / Math.Sqrt(1 + Math.Pow(p[t] * g[t] / o.RootScale, 2)),
             };
             next[t] = Math.Max(v, o.PMin) * mask[t];
+            if (posterior) Theta[t] += next[t] * g[t] / tau;
         }
         P = next;
 
