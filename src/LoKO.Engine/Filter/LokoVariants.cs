@@ -27,7 +27,7 @@ public static class LokoVariants
     public const string NaturalRoot = "natural-root";
 
     /// <summary>The variant a tenant gets when it names none.</summary>
-    public const string Default = Natural;
+    public const string Default = NaturalRoot;
 
     public static IReadOnlyList<string> Names { get; } = [Natural, NaturalRoot, Paper];
 
