@@ -169,6 +169,8 @@ public sealed partial class TenantActor
                 // up to its checkpoint when that had to be rebuilt from an older one.
                 if (actor._freeze.Frozen) await actor.CatchUpAsync(restored, ct);
                 else await actor.QueueReplayAsync(restored.FromSequence, ct);
+                // Additions the restored state lacks and that come before its replay: grown before the first command.
+                await actor.GrowDueAsync();
             }
             catch (Exception e) when (StorageFaults.IsStorageFault(e))
             {
