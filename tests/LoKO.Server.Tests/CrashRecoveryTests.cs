@@ -92,6 +92,43 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         Assert.True(worst <= 1e-6, $"θ after crash recovery differs from the uninterrupted run by {worst:E2}");
     }
 
+    /// <summary>Labels added, examples of a new one learned, SIGKILL: the restarted tenant has the labels and predicts as before.</summary>
+    [Fact]
+    public async Task AfterSigkillATenantWhoseLabelsWereAddedPredictsAsBefore()
+    {
+        var data = NewDirectory();
+        const string probe = "the goalkeeper dropped the ball";
+        string key;
+        float[] before;
+        JsonElement predicted;
+        await using (var doomed = await StartAsync(data))
+        {
+            var (created, body) = await doomed.SendAsync(HttpMethod.Post, "/v1/tenants", LoKOTestServer.AdminKey,
+                new { tenantId = Tenant, preset = "minilm-l6", labels = new[] { "computers", "food" }, lora = new { rank = 2 }, seed = 3 });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            key = body.GetProperty("apiKey").GetString()!;
+            await PostAsync(doomed, key, Examples[..12]); // a checkpoint after 10, with two labels
+            var (added, _) = await doomed.SendAsync(HttpMethod.Post, $"/v1/tenants/{Tenant}/labels", key, new { labels = new[] { "sports" } });
+            Assert.Equal(HttpStatusCode.OK, added.StatusCode);
+            await PostAsync(doomed, key, [.. LabelAdditionTests.SportsExamples]);
+            int total = 12 + LabelAdditionTests.SportsExamples.Length;
+            var learned = await doomed.WaitForAsync(key, t => t.GetProperty("examplesApplied").GetInt64() >= total);
+            Assert.Equal(1, learned.GetProperty("checkpointVersion").GetInt64());
+            before = await doomed.DownloadThetaAsync(key);
+            (_, predicted) = await doomed.SendAsync(HttpMethod.Post, $"/v1/tenants/{Tenant}/predict", key, new { text = probe });
+            doomed.Kill();
+        }
+
+        await using var restarted = await StartAsync(data);
+        var tenant = await restarted.WaitForAsync(key, t => t.GetProperty("examplesApplied").GetInt64() >= 12 + LabelAdditionTests.SportsExamples.Length);
+        Assert.Equal(3, tenant.GetProperty("labels").GetArrayLength());
+        Assert.Equal(before, await restarted.DownloadThetaAsync(key));
+        var (_, again) = await restarted.SendAsync(HttpMethod.Post, $"/v1/tenants/{Tenant}/predict", key, new { text = probe });
+        foreach (var p in predicted.GetProperty("probabilities").EnumerateObject())
+            Assert.Equal(p.Value.GetDouble(), again.GetProperty("probabilities").GetProperty(p.Name).GetDouble(), 9);
+        restarted.Kill();
+    }
+
     static async Task<IReadOnlyList<long>> PostAsync(ChildServer server, string key, (string Text, string Label)[] examples)
     {
         var (response, body) = await server.SendAsync(HttpMethod.Post, $"/v1/tenants/{Tenant}/examples", key,

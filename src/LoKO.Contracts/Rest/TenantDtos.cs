@@ -2,6 +2,12 @@ using System.Text.Json.Serialization;
 
 namespace LoKO.Contracts.Rest;
 
+/// <summary>POST /v1/tenants/{id}/labels: labels to add to the tenant's set, in the order their classes are appended.</summary>
+public sealed record AddLabelsRequest
+{
+    public IReadOnlyList<string?>? Labels { get; init; }
+}
+
 /// <summary>POST /v1/tenants. Unset settings take their defaults.</summary>
 public sealed record CreateTenantRequest
 {
@@ -95,7 +101,13 @@ public sealed record TenantResponse
     public required string Preset { get; init; }
     /// <summary>SHA-256 of the base model's ONNX file when the tenant was created (null for tenants stored before it was kept).</summary>
     public string? ModelSha256 { get; init; }
+    /// <summary>The tenant's labels, in class order: the ones it was created with, then those added since.</summary>
     public required IReadOnlyList<string> Labels { get; init; }
+    /// <summary>
+    /// The classes the adapter's head has now: the first of <see cref="Labels"/>. Fewer than the labels only while an
+    /// addition waits for the examples accepted before it to be learned (or, frozen, for the resume).
+    /// </summary>
+    public int HeadLabels { get; init; }
     public required string Optimizer { get; init; }
     public required LoraSettings Lora { get; init; }
     public FilterSettings? Filter { get; init; }

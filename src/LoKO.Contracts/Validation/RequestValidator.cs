@@ -107,6 +107,33 @@ public static partial class RequestValidator
         if (value is { } v && (!double.IsFinite(v) || v <= 0)) errors.Add(new(field, "must be a positive number"));
     }
 
+    /// <summary>
+    /// Labels to add to a live tenant (<paramref name="existing"/> its labels now): at least one, none empty or too long,
+    /// none twice, none it already has, and no more than <see cref="MaxLabels"/> in all. Each error names <c>labels</c>
+    /// and quotes the offending value.
+    /// </summary>
+    public static List<FieldError> ValidateNewLabels(IReadOnlyList<string?>? labels, IReadOnlyList<string> existing, InputLimits limits)
+    {
+        var errors = new List<FieldError>();
+        if (labels is null || labels.Count == 0)
+        {
+            errors.Add(new("labels", "needs at least one label to add"));
+            return errors;
+        }
+        for (int i = 0; i < labels.Count; i++)
+        {
+            var label = labels[i];
+            if (string.IsNullOrWhiteSpace(label)) errors.Add(new($"labels[{i}]", $"must not be empty or whitespace (got '{label}')"));
+            else if (label.Length > limits.MaxLabelLength) errors.Add(new($"labels[{i}]", $"'{Truncate(label, 64)}' is longer than {limits.MaxLabelLength} characters"));
+            else if (existing.Contains(label, StringComparer.Ordinal)) errors.Add(new($"labels[{i}]", $"'{Truncate(label, 64)}' is already one of the tenant's labels"));
+        }
+        var duplicate = labels.OfType<string>().GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) errors.Add(new("labels", $"label '{Truncate(duplicate.Key, 64)}' appears more than once"));
+        if (existing.Count + labels.Count > MaxLabels)
+            errors.Add(new("labels", $"the tenant has {existing.Count} labels and would have {existing.Count + labels.Count}: at most {MaxLabels}"));
+        return errors;
+    }
+
     /// <summary>The label's index in the tenant's label set, or an error naming <paramref name="field"/>.</summary>
     public static int ValidateLabel(string? label, IReadOnlyList<string> labels, List<FieldError> errors, string field = "label")
     {

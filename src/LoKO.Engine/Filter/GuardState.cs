@@ -126,6 +126,18 @@ sealed class GuardState : IDisposable
         };
     }
 
+    /// <summary>A copy for a filter whose classes grew: the same memory, each best-state tensor widened by its function.</summary>
+    public GuardState Widen(Func<Tensor?, Tensor?> theta, Func<Tensor?, Tensor?> p, Func<Tensor?, Tensor?> r, Func<Tensor?, Tensor?> sigma) => new()
+    {
+        WindowCount = WindowCount, WindowLoss = WindowLoss, WindowInnovation = WindowInnovation,
+        WindowCorrect = WindowCorrect, WindowExamples = WindowExamples, BestWindowLoss = BestWindowLoss,
+        History = [.. History],
+        BestWindows = BestWindows, BestAccuracy = BestAccuracy, BestExamples = BestExamples, BestLoss = BestLoss,
+        SnapshotScore = SnapshotScore, CollapsedWindows = CollapsedWindows, RestorePending = RestorePending,
+        Theta = theta(Theta), P = p(P), R = r(R), Sigma = sigma(Sigma),
+        PriorScale = PriorScale, HeadPriorScale = HeadPriorScale, PriorSum = PriorSum, PriorSeen = PriorSeen,
+    };
+
     public void Dispose()
     {
         Theta?.Dispose();

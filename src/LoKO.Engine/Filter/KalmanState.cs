@@ -34,6 +34,8 @@ public sealed class KalmanState : IDisposable
     public double PriorScale { get; internal set; }
     public double HeadPriorScale { get; internal set; }
     internal double PriorSum { get; set; }
+    /// <summary>The paper's p₀ over the head per column, [d + 1] (each feature's weights, then the bias): a new class's prior.</summary>
+    public Tensor? HeadPrior { get; internal set; }
     internal int PriorSeen { get; set; }
 
     /// <summary>The divergence guard's windows, best span and best state.</summary>
@@ -52,6 +54,7 @@ public sealed class KalmanState : IDisposable
         Put("r", R);
         Put("warmup.g2", WarmupSquaredGradients);
         Put("sigma", Sigma);
+        Put("prior.head", HeadPrior);
         var meta = new Dictionary<string, string>
         {
             ["steps"] = Steps.ToString(CultureInfo.InvariantCulture),
@@ -95,6 +98,7 @@ public sealed class KalmanState : IDisposable
             NoiseAdaptation = D("noiseAdaptation"),
             WarmupSeen = (int)L("warmup.seen"),
             Sigma = Get("sigma"),
+            HeadPrior = Get("prior.head"),
             PriorScale = DOr("prior.scale", 0),
             HeadPriorScale = DOr("prior.headScale", 0),
             PriorSum = DOr("prior.sum", 0),
@@ -111,5 +115,6 @@ public sealed class KalmanState : IDisposable
         Guard.Dispose();
         WarmupSquaredGradients?.Dispose();
         Sigma?.Dispose();
+        HeadPrior?.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using LoKO.Engine.Optimizers;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Filter;
@@ -18,6 +19,7 @@ public sealed class LokoFilter : IOnlineOptimizer
     readonly List<(ForwardPass Forward, Tensor Targets)> _warmup = [];
     readonly LogitStep? _logit;
     readonly DivergenceGuard? _guard;
+    readonly HeadBlock? _head;
 
     /// <param name="head">Where the head sits in θ: needed by the logit observation (<see cref="ObservationSpace.Logits"/>).</param>
     public LokoFilter(Tensor theta, LokoOptions? options = null, ObservationKind kind = ObservationKind.Classification, KalmanState? state = null,
@@ -29,6 +31,7 @@ public sealed class LokoFilter : IOnlineOptimizer
         if (theta.dim() != 1) throw new ArgumentException("θ must be a flat vector", nameof(theta));
         State = state ?? new KalmanState(theta);
         if (!ReferenceEquals(State.Theta, theta)) throw new ArgumentException("the state belongs to another θ", nameof(state));
+        _head = head;
         if (_options.Guard.Enabled) _guard = new DivergenceGuard(_options, kind, State);
         if (_options.Observation == ObservationSpace.Logits)
         {
@@ -214,6 +217,7 @@ public sealed class LokoFilter : IOnlineOptimizer
             State.R = (torch.eye(classes, dtype: ScalarType.Float64, device: State.Theta.device) * _options.R0).DetachFromDisposeScope();
         if (State.P is not null) return;
         State.P = PriorCovariance(h).detach().DetachFromDisposeScope();
+        RecordHeadPrior();
         // The prior itself is the first known-good state the guard can return to.
         _guard?.Snapshot();
     }
@@ -251,12 +255,21 @@ public sealed class LokoFilter : IOnlineOptimizer
         if (State.WarmupSeen < _options.WarmupExamples)
             return new StepOutcome(predictions, loss, StepStatus.Deferred, "bounded P₀ warm-up: learned once the warm-up completes");
 
-        var sq = State.WarmupSquaredGradients;
+        // The caller scored this example before the warm-up ended; report that prediction, with the replay's status.
+        var last = CompleteWarmup();
+        return last with { Predictions = predictions, Loss = loss };
+    }
+
+    /// <summary>Bounded P₀ from the squared gradients gathered so far, then the held examples learned in order; the last one's outcome.</summary>
+    StepOutcome CompleteWarmup()
+    {
+        var sq = State.WarmupSquaredGradients!;
         double max = sq.max().ToDouble();
         var scaled = max > 0 ? sq / max : zeros_like(sq);
         State.P = (scaled * (_options.P0Max - _options.P0Min) + _options.P0Min).detach().DetachFromDisposeScope();
+        RecordHeadPrior();
         _guard?.Snapshot();
-        State.WarmupSquaredGradients.Dispose();
+        sq.Dispose();
         State.WarmupSquaredGradients = null;
         var pending = _warmup.ToList();
         _warmup.Clear();
@@ -268,9 +281,43 @@ public sealed class LokoFilter : IOnlineOptimizer
             last = Step(f, t);
             t.Dispose();
         }
-        // The caller scored this example before the warm-up ended; report that prediction, with the replay's status.
-        var result = last! with { Predictions = predictions, Loss = loss };
-        return result;
+        return last!;
+    }
+
+    /// <summary>The paper's p₀ over the head, per column (feature, then bias): what a class added later starts from.</summary>
+    void RecordHeadPrior()
+    {
+        if (_head is null) return;
+        State.HeadPrior?.Dispose();
+        State.HeadPrior = StateGrowth.HeadColumnMeans(State.P!, _head).DetachFromDisposeScope();
+    }
+
+    /// <summary>
+    /// The filter over θ widened by new classes (<see cref="IOnlineOptimizer.WithClasses"/>): θ, p, R, Σ and the guard's
+    /// memory carried over exactly (<see cref="StateGrowth"/>). A bounded-P₀ warm-up still gathering examples is completed
+    /// first, with the examples it holds, since they were taken with the narrower head.
+    /// </summary>
+    public IOnlineOptimizer WithClasses(Parameter theta, ClassGrowth growth)
+    {
+        if (_head is null) throw new InvalidOperationException("the filter was made without the head's place in θ: it cannot add classes");
+        if (growth.Before != _head) throw new ArgumentException($"the growth starts from head {growth.Before}, the filter's is {_head}", nameof(growth));
+        if (theta.dim() != 1 || theta.shape[0] != growth.SizeAfter)
+            throw new ArgumentException($"the widened θ must hold {growth.SizeAfter} values", nameof(theta));
+        if (_warmup.Count > 0)
+        {
+            using var scope = NewDisposeScope();
+            CompleteWarmup().Dispose();
+        }
+        var state = StateGrowth.Widen(State, theta, growth, _options);
+        try
+        {
+            return new LokoFilter(theta, _options, _kind, state, growth.After);
+        }
+        catch
+        {
+            state.Dispose();
+            throw;
+        }
     }
 
     StepOutcome Reject(Tensor predictions, double loss, string reason)

@@ -45,6 +45,13 @@ public sealed class AdapterLayout
         return new AdapterLayout(sites, lora.Rank, lora.Scale, featureDim, outputs);
     }
 
+    /// <summary>The same sites and head features with <paramref name="outputs"/> head outputs (classes added to a live head).</summary>
+    public AdapterLayout WithOutputs(int outputs)
+    {
+        if (outputs < 1) throw new ArgumentOutOfRangeException(nameof(outputs), outputs, "the head needs at least one output");
+        return new AdapterLayout(Sites, Rank, Scale, FeatureDim, outputs);
+    }
+
     public IReadOnlyList<LoraSite> Sites { get; }
     public int Rank { get; }
     /// <summary>α / r, multiplying every site's B·A.</summary>

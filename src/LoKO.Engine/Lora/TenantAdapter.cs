@@ -1,4 +1,6 @@
+using LoKO.Engine.Filter;
 using LoKO.Engine.Onnx;
+using LoKO.Engine.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,12 +40,34 @@ public sealed class TenantAdapter : INodeHook, IDisposable
             double bound = 1.0 / Math.Sqrt(site.FanIn);
             theta.narrow(0, a.Offset, a.Length).copy_(rand(a.Length, generator: generator) * (2 * bound) - bound);
         }
-        double headBound = 1.0 / Math.Sqrt(layout.FeatureDim);
         foreach (var s in new[] { layout.HeadWeight, layout.HeadBias })
-            theta.narrow(0, s.Offset, s.Length).copy_(rand(s.Length, generator: generator) * (2 * headBound) - headBound);
+            theta.narrow(0, s.Offset, s.Length).copy_(HeadValues(layout, s.Length, generator));
         var placed = (device is null ? theta : theta.to(device)).detach();
         // θ belongs to the adapter (disposed with it), not to whatever scope the caller is in.
         return new TenantAdapter(layout, placed.DetachFromDisposeScope());
+    }
+
+    /// <summary>A default Linear layer's initial head values: uniform in ±1/√features.</summary>
+    static Tensor HeadValues(AdapterLayout layout, long count, Generator generator)
+    {
+        double bound = 1.0 / Math.Sqrt(layout.FeatureDim);
+        return rand(count, generator: generator) * (2 * bound) - bound;
+    }
+
+    /// <summary>
+    /// A new adapter with <paramref name="count"/> classes added to the head: every value of this one copied, the new
+    /// rows initialised as a new adapter's head is (from <paramref name="seed"/>, so a replay rebuilds them exactly).
+    /// This adapter is left as it is. The old classes' outputs are unchanged: each output reads only its own row.
+    /// </summary>
+    public (TenantAdapter Adapter, ClassGrowth Growth) WithClasses(int count, long seed)
+    {
+        using var scope = NewDisposeScope();
+        var growth = new ClassGrowth(HeadBlock.Of(Layout), count);
+        var generator = new Generator((ulong)seed);
+        var weights = HeadValues(Layout, count * Layout.FeatureDim, generator);
+        var bias = HeadValues(Layout, count, generator);
+        var theta = growth.Widen(Theta.detach(), weights, bias).detach();
+        return (new TenantAdapter(Layout.WithOutputs(Layout.Outputs + count), theta.DetachFromDisposeScope()), growth);
     }
 
     public AdapterLayout Layout { get; }

@@ -13,25 +13,27 @@ public sealed class GradientOptimizer : IOnlineOptimizer
 {
     readonly Parameter _theta;
     readonly optim.Optimizer _optimizer;
+    readonly Func<Parameter, optim.Optimizer> _create;
     readonly ObservationKind _kind;
     Tensor? _trainable;
 
-    GradientOptimizer(string name, Parameter theta, optim.Optimizer optimizer, ObservationKind kind)
+    GradientOptimizer(string name, Parameter theta, Func<Parameter, optim.Optimizer> create, ObservationKind kind)
     {
         Name = name;
         _theta = theta;
-        _optimizer = optimizer;
+        _create = create;
+        _optimizer = create(theta);
         _kind = kind;
     }
 
     public static GradientOptimizer AdamW(Parameter theta, double lr, ObservationKind kind = ObservationKind.Classification, double weightDecay = 0.01) =>
-        new("adamw", theta, optim.AdamW([theta], lr, weight_decay: weightDecay), kind);
+        new("adamw", theta, t => optim.AdamW([t], lr, weight_decay: weightDecay), kind);
 
     public static GradientOptimizer AdaGrad(Parameter theta, double lr, ObservationKind kind = ObservationKind.Classification) =>
-        new("adagrad", theta, optim.Adagrad([theta], lr), kind);
+        new("adagrad", theta, t => optim.Adagrad([t], lr), kind);
 
     public static GradientOptimizer Sgd(Parameter theta, double lr, ObservationKind kind = ObservationKind.Classification) =>
-        new("sgd", theta, optim.SGD([theta], lr), kind);
+        new("sgd", theta, t => optim.SGD([t], lr), kind);
 
     public string Name { get; }
 
@@ -111,6 +113,32 @@ public sealed class GradientOptimizer : IOnlineOptimizer
     }
 
     const string StatePrefix = "optimizer.";
+
+    /// <summary>
+    /// The same optimizer (kind, learning rate) over the widened θ: step counters kept, every per-entry tensor (moments,
+    /// sums, momentum) widened with zeros, as a new entry's state starts; a linear probe's mask trains the new rows as
+    /// it trains the head.
+    /// </summary>
+    public IOnlineOptimizer WithClasses(Parameter theta, ClassGrowth growth)
+    {
+        using var scope = NewDisposeScope();
+        if (theta.dim() != 1 || theta.shape[0] != growth.SizeAfter)
+            throw new ArgumentException($"the widened θ must hold {growth.SizeAfter} values", nameof(theta));
+        var grown = new GradientOptimizer(Name, theta, _create, _kind);
+        try
+        {
+            var widened = GradientStateTensors.Export(ParameterState())
+                .ToDictionary(kv => kv.Key, kv => kv.Value.dim() == 1 && kv.Value.shape[0] == growth.SizeBefore ? growth.Widen(kv.Value, 0) : kv.Value);
+            GradientStateTensors.Import(grown.ParameterState(), widened, theta);
+            if (_trainable is not null) grown.OnlyWhere(growth.Widen(_trainable, _trainable[growth.Before.BiasOffset].ToDouble()));
+            return grown;
+        }
+        catch
+        {
+            grown.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>The state TorchSharp keeps for θ, the one parameter.</summary>
     OptimizerState ParameterState() => ((OptimizerHelper)_optimizer).state_dict().State.Single();

@@ -1,3 +1,4 @@
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Optimizers;
@@ -21,4 +22,12 @@ public interface IOnlineOptimizer : IDisposable
 
     /// <summary>A step with a plain forward function: head outputs [b, C] from the current θ.</summary>
     StepOutcome Step(Func<Tensor> forward, Tensor targets) => Step(new ForwardPass(forward), targets);
+
+    /// <summary>
+    /// The optimizer of <paramref name="theta"/>: this one's θ widened by <paramref name="growth"/>, the new head rows
+    /// as the caller initialised them. Everything learned carries over exactly; each new entry's state starts as a new
+    /// tenant's would (LoKO: p at the prior, R at R₀; the baselines: zero moments). This optimizer keeps its own state
+    /// and θ (the caller disposes it), except that a pending bounded-P₀ warm-up is completed first.
+    /// </summary>
+    IOnlineOptimizer WithClasses(Parameter theta, ClassGrowth growth);
 }

@@ -44,6 +44,17 @@ public static class RestEndpoints
         })
         .WithSummary("Delete a tenant, its log and its checkpoints.");
 
+        v1.MapPost("/{tenantId}/labels", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
+        {
+            await auth.RequireTenantAsync(Header(http), tenantId, ct);
+            var request = await JsonBody.ReadAsync<AddLabelsRequest>(http.Request, ct);
+            return Results.Ok(await tenants.AddLabelsAsync(tenantId, request.Labels));
+        })
+        .Accepts<AddLabelsRequest>("application/json")
+        .Produces<TenantResponse>()
+        .ProducesValidationProblem()
+        .WithSummary("Add labels to the tenant: its head gains their classes, nothing learned is lost; examples of them are accepted at once.");
+
         v1.MapPost("/{tenantId}/examples", async (string tenantId, HttpContext http, TenantService tenants, Authorizer auth, CancellationToken ct) =>
         {
             await auth.RequireTenantAsync(Header(http), tenantId, ct);

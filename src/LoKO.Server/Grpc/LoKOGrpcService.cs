@@ -202,6 +202,12 @@ public sealed class LoKOGrpcService(TenantService tenants, ModelRegistry models,
         return ToProto(await tenants.RollbackAsync(request.TenantId, request.Version));
     }
 
+    public override async Task<V1.Tenant> AddLabels(V1.AddLabelsRequest request, ServerCallContext context)
+    {
+        await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
+        return ToProto(await tenants.AddLabelsAsync(request.TenantId, [.. request.Labels]));
+    }
+
     public override async Task<V1.Tenant> Resume(V1.TenantRef request, ServerCallContext context)
     {
         await auth.RequireTenantAsync(Header(context), request.TenantId, context.CancellationToken);
@@ -255,7 +261,7 @@ public sealed class LoKOGrpcService(TenantService tenants, ModelRegistry models,
             ExamplesAccepted = t.ExamplesAccepted, ExamplesApplied = t.ExamplesApplied, ExamplesRejected = t.ExamplesRejected,
             OnlineAccuracy = t.OnlineAccuracy ?? double.NaN, CheckpointVersion = t.CheckpointVersion,
             LastAppliedSequence = t.LastAppliedSequence, QueueDepth = t.QueueDepth, Seed = t.Seed,
-            LogEntries = t.LogEntries, Frozen = t.Frozen, ModelSha256 = t.ModelSha256 ?? "",
+            LogEntries = t.LogEntries, Frozen = t.Frozen, ModelSha256 = t.ModelSha256 ?? "", HeadLabels = t.HeadLabels,
         };
         proto.Labels.AddRange(t.Labels);
         if (t.Filter is not null) proto.Filter = ToProto(t.Filter);

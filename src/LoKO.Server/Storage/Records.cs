@@ -28,6 +28,11 @@ public sealed class TenantRecord
     public bool Frozen { get; set; }
     /// <summary>The tenant's own quotas as JSON (LoKO.Contracts.Rest.TenantQuotas); null = the server's defaults.</summary>
     public string? QuotasJson { get; set; }
+    /// <summary>
+    /// Labels added after creation, oldest first, as JSON (<see cref="Tenants.LabelAddition"/>: the labels and the sequence
+    /// they came after); null = none. <see cref="LabelsJson"/> already holds them: this says where in the log each joined.
+    /// </summary>
+    public string? LabelAdditionsJson { get; set; }
 }
 
 /// <summary>Kinds of stored example payloads.</summary>
@@ -97,6 +102,8 @@ public sealed class CheckpointRecord
     public string? Sha256 { get; set; }
     /// <summary>Length of the file as written, bytes; null in rows written before it was kept.</summary>
     public long? SizeBytes { get; set; }
+    /// <summary>The classes of the head the file holds; null in rows written before labels could be added (the tenant's first labels).</summary>
+    public int? LabelCount { get; set; }
     /// <summary>
     /// Of a state a freeze or a rollback abandoned (a later version than the one it returned to): never a freeze's
     /// rollback target, since the log after it is learned again from the earlier state.

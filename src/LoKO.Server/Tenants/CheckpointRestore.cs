@@ -35,11 +35,13 @@ public sealed record RestoredState(TenantAdapter Adapter, IOnlineOptimizer Optim
 /// <c>loko_checkpoint_fallbacks_total{reason}</c> counts it — for the next older checkpoint the state descends from
 /// (never one a rollback or freeze abandoned), and last for the initial state from the tenant's seed. The caller learns
 /// the log after the one loaded: replay is deterministic, so the tenant ends up where the skipped checkpoint was.
-/// Nothing is written, so a restore works on a read-only store too.
+/// Nothing is written, so a restore works on a read-only store too. A checkpoint's head has the classes its row
+/// records (labels added later are grown by the actor, at their place in the log).
 /// </summary>
-public sealed class CheckpointRestore(TenantSettings settings, TenantServices s, TenantGauges gauges)
+public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServices s, TenantGauges gauges)
 {
-    string TenantId => settings.TenantId;
+    TenantSettings Settings => settings();
+    string TenantId => Settings.TenantId;
 
     /// <summary>The state as of checkpoint <paramref name="version"/> (0: the initial state), from the newest checkpoint of its lineage that loads.</summary>
     public async Task<RestoredState> RestoreAsync(BaseModel model, long version, CancellationToken ct)
@@ -73,7 +75,7 @@ public sealed class CheckpointRestore(TenantSettings settings, TenantServices s,
         return await s.Compute.Run(() =>
         {
             var adapter = NewAdapter(model);
-            return new RestoredState(adapter, TenantOptimizers.Create(settings, adapter), target, null, exact);
+            return new RestoredState(adapter, TenantOptimizers.Create(Settings, adapter), target, null, exact);
         });
     }
 
@@ -103,12 +105,13 @@ public sealed class CheckpointRestore(TenantSettings settings, TenantServices s,
         }
         var (loaded, error) = await s.Compute.Run<(Loaded?, Exception?)>(() =>
         {
-            // A fresh adapter each time: a file that fails half way may already have written part of θ.
-            var adapter = NewAdapter(model);
+            // A fresh adapter each time: a file that fails half way may already have written part of θ. The file holds all of θ.
+            var current = Settings;
+            var adapter = model.CreateAdapter(current.LoraOptions, checkpoint.LabelCount ?? current.InitialLabelCount, current.Seed);
             try
             {
                 using var stream = new MemoryStream(bytes, writable: false);
-                return (new Loaded(adapter, TenantOptimizers.Load(settings, adapter, stream)), null);
+                return (new Loaded(adapter, TenantOptimizers.Load(current, adapter, stream)), null);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -120,10 +123,11 @@ public sealed class CheckpointRestore(TenantSettings settings, TenantServices s,
         return loaded;
     }
 
-    /// <summary>The initial adapter: from the tenant's seed, or the adapter it was created from (PEFT import), as stored at creation.</summary>
+    /// <summary>The initial adapter (the labels the tenant was created with): from its seed, or the adapter it was created from (PEFT import).</summary>
     TenantAdapter NewAdapter(BaseModel model)
     {
-        var adapter = model.CreateAdapter(settings.LoraOptions, settings.Labels.Count, settings.Seed);
+        var current = Settings;
+        var adapter = model.CreateAdapter(current.LoraOptions, current.InitialLabelCount, current.Seed);
         var imported = s.Files.InitialPath(TenantId);
         if (!s.Files.Exists(imported)) return adapter;
         using var scope = TorchSharp.torch.NewDisposeScope();

@@ -28,6 +28,10 @@ public interface ITenantGrain : IGrainWithStringKey
     [Alias("feedback")]
     Task<AppendOutcome> FeedbackAsync(string predictionId, string label, int labelIndex, CancellationToken ct);
 
+    /// <summary>Adds labels (validated again against the tenant's labels); the head grows at the addition's place in the log.</summary>
+    [Alias("addLabels")]
+    Task<TenantResponse> AddLabelsAsync(IReadOnlyList<string> labels);
+
     [Alias("checkpoint")]
     Task<CheckpointResponse> CheckpointAsync();
 

@@ -14,9 +14,12 @@ public static class PeftExport
     public static byte[] Zip(BaseModel model, TenantResponse tenant, byte[] safetensors)
     {
         using var scope = NewDisposeScope();
-        var theta = SafetensorsCodec.Read(new MemoryStream(safetensors)).Tensors["theta"];
+        var (tensors, meta) = SafetensorsCodec.Read(new MemoryStream(safetensors));
+        var theta = tensors["theta"];
         var alpha = tenant.Lora.Alpha!.Value;
-        var layout = model.Layout(new LoraOptions { Rank = tenant.Lora.Rank!.Value, Alpha = alpha, Targets = tenant.Lora.Targets }, tenant.Labels.Count);
+        // The export's own labels: the head's classes when it was taken (an addition may still wait to grow it).
+        int labels = System.Text.Json.JsonSerializer.Deserialize<List<string>>(meta["labels"])!.Count;
+        var layout = model.Layout(new LoraOptions { Rank = tenant.Lora.Rank!.Value, Alpha = alpha, Targets = tenant.Lora.Targets }, labels);
         try
         {
             var peft = PeftBase.For(model);

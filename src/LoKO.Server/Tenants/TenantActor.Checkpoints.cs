@@ -49,12 +49,12 @@ public sealed partial class TenantActor
         NoiseEstimate? noise;
         try
         {
-            (var file, noise) = await _s.Compute.Run(() => (_s.Files.WriteAtomically(path, SaveState), NoiseEstimates.Of(_optimizer)));
+            (var file, noise, int labels) = await _s.Compute.Run(() => (_s.Files.WriteAtomically(path, SaveState), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs));
             record = new CheckpointRecord
             {
                 TenantId = TenantId, Version = version, Path = path, LastAppliedSequence = lastApplied,
                 ExamplesApplied = counters.Applied, ExamplesRejected = counters.Rejected,
-                Correct = counters.Correct, CreatedUtc = started, Sha256 = file.Sha256, SizeBytes = file.Size,
+                Correct = counters.Correct, CreatedUtc = started, Sha256 = file.Sha256, SizeBytes = file.Size, LabelCount = labels,
             };
             await using var db = await _s.Db.CreateDbContextAsync();
             await using var tx = await db.Database.BeginTransactionAsync();
@@ -161,6 +161,8 @@ public sealed partial class TenantActor
         }
         await CatchUpAsync(restored, CancellationToken.None);
         _freeze.Monitor.Reset(checkpoint.LastAppliedSequence);
+        // Labels are never removed: a state from before an addition grows to them now (nothing after it is learned again).
+        await GrowDueAsync();
         _s.Logger.LogInformation("Tenant {Tenant}: rolled back to checkpoint v{Version} (sequence {Sequence})", TenantId, version, checkpoint.LastAppliedSequence);
         return Status;
     });

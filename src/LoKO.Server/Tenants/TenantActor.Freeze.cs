@@ -56,6 +56,7 @@ public sealed partial class TenantActor
         {
             _appendGate.Release();
         }
+        await GrowDueAsync();
         return Describe();
     });
 

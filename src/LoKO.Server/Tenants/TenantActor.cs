@@ -66,15 +66,18 @@ public sealed partial class TenantActor
     TenantActor(TenantServices services, TenantSettings settings)
     {
         _s = services;
-        Settings = settings;
+        _settings = settings;
         _gauges = services.Metrics.Track(settings.TenantId, () => _pending.Count);
         Predictions = new PendingPredictions(settings.TenantId, services.Db, services.Options.PredictionTtlSeconds, services.Options.MaxPendingPredictions);
         Quotas = QuotaLimits.Of(settings.Quotas, services.Options.Quotas);
         _freeze = new TenantFreeze(settings.TenantId, services);
-        _restore = new CheckpointRestore(settings, services, _gauges);
+        _restore = new CheckpointRestore(() => Settings, services, _gauges);
     }
 
-    public TenantSettings Settings { get; }
+    // Replaced whole when labels are added (TenantActor.Labels.cs).
+    TenantSettings _settings;
+
+    public TenantSettings Settings => Volatile.Read(ref _settings);
     /// <summary>The quotas in force: the tenant's own, else the server's defaults.</summary>
     public QuotaLimits Quotas { get; }
     /// <summary>The predictions kept for feedback.</summary>
@@ -113,6 +116,7 @@ public sealed partial class TenantActor
             LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth, Seed = s.Seed,
             CreatedUtc = new DateTimeOffset(DateTime.SpecifyKind(s.CreatedUtc, DateTimeKind.Utc)),
             Quotas = Quotas.Describe(), LogEntries = Interlocked.Read(ref _logEntries), Frozen = _freeze.Frozen, Events = _freeze.Events,
+            HeadLabels = _adapter.Layout.Outputs,
         };
     }
 
@@ -165,6 +169,8 @@ public sealed partial class TenantActor
                 // up to its checkpoint when that had to be rebuilt from an older one.
                 if (actor._freeze.Frozen) await actor.CatchUpAsync(restored, ct);
                 else await actor.QueueReplayAsync(restored.FromSequence, ct);
+                // Additions the restored state lacks and that come before its replay: grown before the first command.
+                await actor.GrowDueAsync();
             }
             catch (Exception e) when (StorageFaults.IsStorageFault(e))
             {
@@ -231,7 +237,11 @@ public sealed partial class TenantActor
     {
         if (restored.Target is not { } target || restored.From?.Version == target.Version) return;
         foreach (var step in await ReadLogAsync(restored.FromSequence, target.LastAppliedSequence, ct))
+        {
+            await GrowBeforeAsync(step.Sequence);
             await _s.Compute.Run(() => Step(step));
+        }
+        await GrowToAsync(target.LabelCount ?? Settings.InitialLabelCount);
         _stepsSinceCheckpoint = 0;
         _freeze.Monitor.Reset(target.LastAppliedSequence);
     }
@@ -276,6 +286,7 @@ public sealed partial class TenantActor
                     await FreezeAsync(trip);
                     continue;
                 }
+                await GrowDueAsync();
                 if (!_freeze.Frozen && _pending.TryPeek(out var next))
                 {
                     await _s.Compute.Run(() => Step(next));
@@ -411,7 +422,7 @@ public sealed partial class TenantActor
             {
                 ["tenant"] = TenantId,
                 ["preset"] = Settings.Preset,
-                ["labels"] = JsonSerializer.Serialize(Settings.Labels),
+                ["labels"] = JsonSerializer.Serialize(Settings.Labels.Take(_adapter.Layout.Outputs)),
                 ["rank"] = _adapter.Layout.Rank.ToString(CultureInfo.InvariantCulture),
                 ["scale"] = _adapter.Layout.Scale.ToString("R", CultureInfo.InvariantCulture),
                 ["adapterVersion"] = version.ToString(CultureInfo.InvariantCulture),

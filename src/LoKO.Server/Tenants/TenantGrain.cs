@@ -74,6 +74,8 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
     public Task<AppendOutcome> FeedbackAsync(string predictionId, string label, int labelIndex, CancellationToken ct) =>
         Actor.FeedbackAsync(predictionId, label, labelIndex, ct);
 
+    public Task<TenantResponse> AddLabelsAsync(IReadOnlyList<string> labels) => Actor.AddLabelsAsync(labels);
+
     public Task<CheckpointResponse> CheckpointAsync() => Actor.CheckpointAsync();
 
     public async Task<TenantResponse> RollbackAsync(long version)

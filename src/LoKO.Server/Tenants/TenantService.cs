@@ -230,6 +230,16 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         return rows.Select(c => CheckpointResponses.From(c, noise.TryGetValue(c.Version, out var t) ? t : null)).ToList();
     }
 
+    /// <summary>Labels added to a live tenant: each error names <c>labels</c> (or <c>labels[i]</c>) and quotes the value.</summary>
+    public async Task<TenantResponse> AddLabelsAsync(string tenantId, IReadOnlyList<string?>? labels)
+    {
+        var grain = Grain(tenantId);
+        var schema = await grain.GetSchemaAsync();
+        var errors = RequestValidator.ValidateNewLabels(labels, schema.Labels, Limits);
+        if (errors.Count > 0) throw new FieldValidationException(errors);
+        return await grain.AddLabelsAsync([.. labels!.OfType<string>()]);
+    }
+
     public Task<CheckpointResponse> CheckpointAsync(string tenantId) => Grain(tenantId).CheckpointAsync();
 
     public Task<TenantResponse> RollbackAsync(string tenantId, long? version)

@@ -10,8 +10,15 @@ namespace LoKO.Server.Tenants;
 /// <summary>A tenant's definition, parsed from its stored row, and its mapping onto engine options.</summary>
 public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyList<string> Labels, string Optimizer,
                                     LoraSettings Lora, FilterSettings Filter, long Seed, DateTime CreatedUtc,
-                                    TenantQuotas? Quotas = null, string? ModelSha256 = null)
+                                    TenantQuotas? Quotas = null, string? ModelSha256 = null,
+                                    IReadOnlyList<LabelAddition>? LabelAdditions = null)
 {
+    /// <summary>Labels added after creation, oldest first (their names are already in <see cref="Labels"/>).</summary>
+    public IReadOnlyList<LabelAddition> Additions => LabelAdditions ?? [];
+
+    /// <summary>The labels the tenant was created with: its first head's classes.</summary>
+    public int InitialLabelCount => Labels.Count - Additions.Sum(a => a.Labels.Count);
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
@@ -43,7 +50,8 @@ public sealed record TenantSettings(string TenantId, string Preset, IReadOnlyLis
         JsonSerializer.Deserialize<FilterSettings>(r.FilterJson, Json)!,
         r.Seed, r.CreatedUtc,
         r.QuotasJson is null ? null : JsonSerializer.Deserialize<TenantQuotas>(r.QuotasJson, Json),
-        r.ModelSha256);
+        r.ModelSha256,
+        r.LabelAdditionsJson is null ? null : JsonSerializer.Deserialize<List<LabelAddition>>(r.LabelAdditionsJson, Json));
 
     public LoraOptions LoraOptions => new()
     {

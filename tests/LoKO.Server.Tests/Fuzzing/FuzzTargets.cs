@@ -77,6 +77,13 @@ public sealed class FuzzTargets(FuzzTenant main, FuzzTenant other, FuzzTenant do
 
     public string Label(Random rng) => Labels[rng.Next(Labels.Count)];
 
+    /// <summary>
+    /// Labels to add: one or two from a small pool, so a tenant grows by a bounded number and repeats (already a label,
+    /// a 400 naming <c>labels</c>) happen. Examples keep to <see cref="Labels"/>, which every tenant has.
+    /// </summary>
+    public static string[] NewLabels(Random rng) =>
+        [.. Enumerable.Range(0, rng.Next(1, 3)).Select(_ => "added-" + rng.Next(12)).Distinct()];
+
     static readonly string[] Texts =
     [
         "the printer driver crashed again", "slow-cooked beef stew", "compile the kernel module", "a bowl of ramen",

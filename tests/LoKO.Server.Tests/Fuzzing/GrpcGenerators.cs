@@ -34,6 +34,11 @@ public static class GrpcGenerators
                 TenantId = d.TenantId, PredictionId = d.Targets.PredictionId(d.Rng, d.TenantId), Label = d.Targets.Label(d.Rng),
             })]);
         },
+        ["AddLabels"] = d =>
+        {
+            d.ForTenant();
+            return d.Build([d.Encode(new AddLabelsRequest { TenantId = d.TenantId, Labels = { FuzzTargets.NewLabels(d.Rng) } })]);
+        },
         ["ListCheckpoints"] = d => OnTenantRef(d),
         ["Checkpoint"] = d => OnTenantRef(d),
         ["Rollback"] = d =>

@@ -16,6 +16,8 @@ public static class RestGenerators
         ["GET /v1/tenants/{tenantId}"] = d => d.ForTenant().Build(null),
         ["DELETE /v1/tenants/{tenantId}"] = d => d.ForTenant(d.Rng.Next(3) == 0 ? d.Targets.Doomed : null).Build(null, operation: FuzzOperation.Delete),
         ["POST /v1/tenants/{tenantId}/examples"] = d => d.ForTenant().Build(ExamplesBody(d)),
+        ["POST /v1/tenants/{tenantId}/labels"] = d =>
+            d.ForTenant().Build(new JsonObject { ["labels"] = new JsonArray([.. FuzzTargets.NewLabels(d.Rng).Select(l => (JsonNode)l)]) }),
         ["POST /v1/tenants/{tenantId}/predict"] = d => d.ForTenant().Build(PredictBody(d.Rng)),
         ["POST /v1/tenants/{tenantId}/feedback"] = d =>
         {

@@ -45,6 +45,9 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                     b.Property<long>("ExamplesRejected")
                         .HasColumnType("bigint");
 
+                    b.Property<int?>("LabelCount")
+                        .HasColumnType("integer");
+
                     b.Property<long>("LastAppliedSequence")
                         .HasColumnType("bigint");
 
@@ -304,6 +307,9 @@ namespace LoKO.Server.Storage.Migrations.Postgres
 
                     b.Property<bool>("Frozen")
                         .HasColumnType("boolean");
+
+                    b.Property<string>("LabelAdditionsJson")
+                        .HasColumnType("text");
 
                     b.Property<string>("LabelsJson")
                         .IsRequired()

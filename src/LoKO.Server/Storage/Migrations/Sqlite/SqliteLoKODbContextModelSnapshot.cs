@@ -38,6 +38,9 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                     b.Property<long>("ExamplesRejected")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("LabelCount")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("LastAppliedSequence")
                         .HasColumnType("INTEGER");
 
@@ -289,6 +292,9 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
 
                     b.Property<bool>("Frozen")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("LabelAdditionsJson")
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("LabelsJson")
                         .IsRequired()
