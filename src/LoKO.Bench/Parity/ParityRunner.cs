@@ -18,7 +18,7 @@ namespace LoKO.Bench.Parity;
 /// </summary>
 public static class ParityRunner
 {
-    public static ParityResult MiniLm(IReadOnlyList<string> texts, int threads)
+    public static ParityResult MiniLm(IReadOnlyList<string> texts, int threads, StepProfile? profile = null)
     {
         using var _ = new TorchThreads(threads);
         using var model = ModelPresets.Load(ModelPresets.MiniLmL6);
@@ -26,6 +26,7 @@ public static class ParityRunner
         using (var s = ModelAssets.OpenMiniLmModel()) { var ms = new MemoryStream(); s.CopyTo(ms); bytes = ms.ToArray(); }
         using var session = new InferenceSession(bytes, Options(threads));
         var outputs = model.Graph.Outputs.Select(o => o.Name).ToList();
+        model.Executor.Profile = profile;
 
         var diff = new DiffTracker();
         double oursMs = 0, ortMs = 0;
@@ -48,13 +49,13 @@ public static class ParityRunner
     }
 
     /// <summary>Digits resized to 224×224 RGB, then ResNetPreprocess.onnx, then ResNet18.onnx — each graph run by both engines.</summary>
-    public static ParityResult ResNet18(IReadOnlyList<RgbImage> images, int threads)
+    public static ParityResult ResNet18(IReadOnlyList<RgbImage> images, int threads, StepProfile? profile = null)
     {
         using var _ = new TorchThreads(threads);
         using var prepGraph = OnnxGraph.Load(ModelAssets.ResNetPreprocessPath);
         using var prep = new GraphExecutor(prepGraph);
         using var graph = OnnxGraph.Load(ModelAssets.ResNet18Path);
-        using var net = new GraphExecutor(graph);
+        using var net = new GraphExecutor(graph) { Profile = profile };
         using var prepSession = new InferenceSession(ModelAssets.ResNetPreprocessPath, Options(threads));
         using var netSession = new InferenceSession(ModelAssets.ResNet18Path, Options(threads));
         string prepIn = prepGraph.Inputs[0].Name, prepOut = prepGraph.Outputs[0].Name;

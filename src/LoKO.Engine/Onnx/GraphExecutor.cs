@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using LoKO.Engine.Onnx.Ops;
 using static TorchSharp.torch;
 
@@ -35,6 +36,8 @@ public sealed class GraphExecutor : IDisposable
 
     public OnnxGraph Graph { get; }
     public Device Device { get; }
+    /// <summary>When set, every step run is timed into it (the accelerator synchronised around each step).</summary>
+    public StepProfile? Profile { get; set; }
 
     /// <summary>The frozen value of an initializer on this executor's device.</summary>
     public Tensor Constant(string name) => _constants[name];
@@ -68,11 +71,21 @@ public sealed class GraphExecutor : IDisposable
         bool cached = plan.ShapeCache.TryGetValue(signature, out var shapeValues);
         if (cached) foreach (var (slot, t) in shapeValues!) env[slot] = t;
         var fresh = cached ? null : new List<(int, Tensor)>();
+        var profile = Profile;
 
         foreach (var step in plan.Steps)
         {
             bool hooked = hook is not null && hook.Hooks(step.Node);
-            if (!(step.ShapeOnly && cached && !hooked)) Execute(step, env, owned, hooked ? hook : null, fresh);
+            if (!(step.ShapeOnly && cached && !hooked))
+            {
+                long start = profile is null ? 0 : Stopwatch.GetTimestamp();
+                Execute(step, env, owned, hooked ? hook : null, fresh);
+                if (profile is not null)
+                {
+                    if (Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(Device);
+                    profile.Add(step.OpType, Stopwatch.GetTimestamp() - start);
+                }
+            }
             foreach (int slot in step.Frees)
             {
                 if (!owned[slot]) continue;
