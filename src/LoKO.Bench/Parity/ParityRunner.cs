@@ -55,7 +55,7 @@ public static class ParityRunner
         using var prepGraph = OnnxGraph.Load(ModelAssets.ResNetPreprocessPath);
         using var prep = new GraphExecutor(prepGraph);
         using var graph = OnnxGraph.Load(ModelAssets.ResNet18Path);
-        using var net = new GraphExecutor(graph) { Profile = profile };
+        using var net = new GraphExecutor(graph);
         using var prepSession = new InferenceSession(ModelAssets.ResNetPreprocessPath, Options(threads));
         using var netSession = new InferenceSession(ModelAssets.ResNet18Path, Options(threads));
         string prepIn = prepGraph.Inputs[0].Name, prepOut = prepGraph.Outputs[0].Name;
@@ -64,20 +64,22 @@ public static class ParityRunner
 
         var diff = new DiffTracker();
         double oursMs = 0, ortMs = 0;
-        foreach (var image in images)
+        // The first digit runs once untimed through both engines: plan building, kernel selection, first allocations.
+        foreach (var (image, timed) in images.Take(1).Select(i => (i, false)).Concat(images.Select(i => (i, true))))
         {
             using var scope = NewDisposeScope();
             var rgb = ImageResizer.ResizeToChw(image, 224, 224);
+            net.Profile = timed ? profile : null;
             var sw = Stopwatch.StartNew();
             var x = prep.Run(new Dictionary<string, Tensor> { [prepIn] = tensor(rgb, [1, 3, 224, 224]) })[prepOut];
             var ours = net.Run(new Dictionary<string, Tensor> { [netIn] = x })[netOut];
-            oursMs += sw.Elapsed.TotalMilliseconds;
+            if (timed) oursMs += sw.Elapsed.TotalMilliseconds;
 
             sw.Restart();
             using var prepped = prepSession.Run([NamedOnnxValue.CreateFromTensor(prepIn, new DenseTensor<float>(rgb, shape))]);
             var preppedValues = prepped.First().AsTensor<float>().ToArray();
             using var theirs = netSession.Run([NamedOnnxValue.CreateFromTensor(netIn, new DenseTensor<float>(preppedValues, shape))]);
-            ortMs += sw.Elapsed.TotalMilliseconds;
+            if (timed) ortMs += sw.Elapsed.TotalMilliseconds;
             diff.Add(Floats(ours), theirs.First().AsEnumerable<float>().ToArray());
         }
         return new ParityResult(diff.Relative, oursMs / images.Count, ortMs / images.Count, diff.MaxAbsDiff, diff.Scale, images.Count, threads);
