@@ -10,6 +10,7 @@ using LoKO.Engine.Onnx;
 
 // loko-bench: measurements that are too slow or too machine-dependent for tests.
 // Each command prints a human-readable account (stderr), then ONE JSON line last on stdout.
+TorchThreading.PreferSleepingWorkers();
 var command = args.FirstOrDefault() ?? "help";
 const string ParityUsage = "parity [--threads N] [--texts N] [--digits N] [--profile yes]";
 try
