@@ -6,18 +6,20 @@ using LoKO.Bench.Online;
 using LoKO.Bench.Parity;
 using LoKO.Engine.Data;
 using LoKO.Engine.Imaging;
+using LoKO.Engine.Onnx;
 
 // loko-bench: measurements that are too slow or too machine-dependent for tests.
 // Each command prints a human-readable account (stderr), then ONE JSON line last on stdout.
+TorchThreading.PreferSleepingWorkers();
 var command = args.FirstOrDefault() ?? "help";
-const string ParityUsage = "parity [--threads N] [--texts N] [--digits N]";
+const string ParityUsage = "parity [--threads N] [--texts N] [--digits N] [--profile yes]";
 try
 {
     var options = BenchArgs.Parse(args.Skip(1).ToArray());
     switch (command)
     {
         case "parity":
-            options.Allow("threads", "texts", "digits");
+            options.Allow("threads", "texts", "digits", "profile");
             int threads = options.Int("threads", Environment.ProcessorCount);
             int texts = options.Int("texts", 50), digits = options.Int("digits", 20);
             var fortunes = StreamOrder.Shuffle(FortuneCorpus.Load(), 7).Take(texts).Select(f => f.Text).ToList();
@@ -25,8 +27,17 @@ try
                 .Select(d => RgbImage.FromPixels(d.Pixels, MnistDigits.Side, MnistDigits.Side)).ToList();
             Console.Error.WriteLine($"parity: {fortunes.Count} fortune texts through minilm-l6, {images.Count} MNIST digits through resnet18, {threads} threads");
             ParityRunner.MiniLm(fortunes.Take(2).ToList(), threads); // warm-up: first-run allocations and plan building
-            var minilm = ParityRunner.MiniLm(fortunes, threads);
-            var resnet = ParityRunner.ResNet18(images, threads);
+            bool profiled = options.String("profile") is "yes";
+            StepProfile? minilmSteps = profiled ? new() : null, resnetSteps = profiled ? new() : null;
+            var minilm = ParityRunner.MiniLm(fortunes, threads, minilmSteps);
+            var resnet = ParityRunner.ResNet18(images, threads, resnetSteps);
+            foreach (var (name, steps, n) in new[] { ("minilm-l6", minilmSteps, fortunes.Count), ("resnet18", resnetSteps, images.Count) })
+            {
+                if (steps is null) continue;
+                Console.Error.WriteLine($"{name}: our steps by op type, per example ({steps.TotalMs / n:F2} ms in steps)");
+                foreach (var (op, count, ms) in steps.Rows)
+                    Console.Error.WriteLine($"  {op,-20} {count / (double)n,7:F1} steps {ms / n,8:F3} ms");
+            }
             foreach (var (name, r) in new[] { ("minilm-l6", minilm), ("resnet18", resnet) })
                 Console.Error.WriteLine($"{name,-10} max|diff|/scale {r.MaxAbsDiff:E2} (abs {r.AbsDiff:E2}, scale {r.OutputScale:F3})  ours {r.OursMs:F2} ms  ORT {r.OrtMs:F2} ms");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, ParityResult> { ["minilm-l6"] = minilm, ["resnet18"] = resnet }));

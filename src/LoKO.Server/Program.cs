@@ -1,5 +1,7 @@
+using LoKO.Engine.Onnx;
 using LoKO.Server.Hosting;
 
+TorchThreading.PreferSleepingWorkers();
 WebApplication app;
 try
 {

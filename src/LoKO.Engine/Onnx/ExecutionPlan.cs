@@ -34,14 +34,16 @@ internal sealed class ExecutionPlan
     public int[] FeedSlots { get; }
     /// <summary>Slots of the requested outputs, in the order asked for.</summary>
     public int[] OutputSlots { get; }
-    /// <summary>Graph nodes that fused steps run in place of: a hook on any of them needs an unfused plan.</summary>
+    /// <summary>Graph nodes that fused steps run in place of: a hook on any of them needs a plan that leaves them out.</summary>
     public OnnxNode[] FusedNodes { get; }
     public ConcurrentDictionary<string, (int Slot, Tensor Value)[]> ShapeCache { get; } = new();
 
-    public static ExecutionPlan Build(OnnxGraph graph, IReadOnlyDictionary<string, Tensor> constants, IReadOnlyList<string> outputs, bool fuse)
+    /// <param name="fusion">Null for a plan that runs every node as itself.</param>
+    public static ExecutionPlan Build(OnnxGraph graph, IReadOnlyDictionary<string, Tensor> constants, IReadOnlyList<string> outputs,
+                                      (DerivedConstants Derived, IReadOnlySet<int> Standalone)? fusion)
     {
         var nodes = Needed(graph, constants, outputs, out var feeds);
-        var groups = fuse ? GraphFusion.Find(graph, nodes, outputs) : [];
+        var groups = fusion is var (derived, standalone) ? GraphFusion.Find(graph, nodes, outputs, derived, standalone) : [];
         var groupOf = new Dictionary<int, FusedGroup>();
         foreach (var g in groups)
             foreach (var n in g.Nodes) groupOf[n.Index] = g;

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using LoKO.Engine.Onnx.Fusion;
 using LoKO.Engine.Onnx.Ops;
 using static TorchSharp.torch;
 
@@ -15,7 +17,9 @@ public sealed class GraphExecutor : IDisposable
     readonly Dictionary<string, Tensor> _constants;
     readonly bool _ownsConstants;
     readonly bool _fuse;
-    readonly ConcurrentDictionary<(string Outputs, bool Fused), ExecutionPlan> _plans = new();
+    // Plans by requested outputs and by the nodes kept out of fused steps ("" none, null no fusion at all).
+    readonly ConcurrentDictionary<(string Outputs, string? Standalone), ExecutionPlan> _plans = new();
+    readonly DerivedConstants _derived;
     readonly Dictionary<string, HashSet<int>> _relaxedDims = new();
 
     const int MaxShapeSignatures = 256;
@@ -26,6 +30,7 @@ public sealed class GraphExecutor : IDisposable
         Graph = graph;
         Device = device ?? CPU;
         _fuse = fuse;
+        _derived = new DerivedConstants(Device);
         // Integer initializers are shapes and indices: they stay on the CPU where shape arithmetic runs.
         _ownsConstants = Device.type != TorchSharp.DeviceType.CPU;
         _constants = _ownsConstants
@@ -35,6 +40,8 @@ public sealed class GraphExecutor : IDisposable
 
     public OnnxGraph Graph { get; }
     public Device Device { get; }
+    /// <summary>When set, every step run is timed into it (the accelerator synchronised around each step).</summary>
+    public StepProfile? Profile { get; set; }
 
     /// <summary>The frozen value of an initializer on this executor's device.</summary>
     public Tensor Constant(string name) => _constants[name];
@@ -68,11 +75,21 @@ public sealed class GraphExecutor : IDisposable
         bool cached = plan.ShapeCache.TryGetValue(signature, out var shapeValues);
         if (cached) foreach (var (slot, t) in shapeValues!) env[slot] = t;
         var fresh = cached ? null : new List<(int, Tensor)>();
+        var profile = Profile;
 
         foreach (var step in plan.Steps)
         {
             bool hooked = hook is not null && hook.Hooks(step.Node);
-            if (!(step.ShapeOnly && cached && !hooked)) Execute(step, env, owned, hooked ? hook : null, fresh);
+            if (!(step.ShapeOnly && cached && !hooked))
+            {
+                long start = profile is null ? 0 : Stopwatch.GetTimestamp();
+                Execute(step, env, owned, hooked ? hook : null, fresh);
+                if (profile is not null)
+                {
+                    if (Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(Device);
+                    profile.Add(step.OpType, Stopwatch.GetTimestamp() - start);
+                }
+            }
             foreach (int slot in step.Frees)
             {
                 if (!owned[slot]) continue;
@@ -96,17 +113,20 @@ public sealed class GraphExecutor : IDisposable
     }
 
     /// <summary>
-    /// The plan for these outputs. A hooked node must run as itself, so a hook on a node that a fused step
-    /// stands in for gets the unfused plan.
+    /// The plan for these outputs. A hooked node must run as itself, so a hook on nodes that fused steps
+    /// stand in for gets a plan whose fused steps leave those nodes out (the rest stays fused).
     /// </summary>
     internal ExecutionPlan PlanFor(IReadOnlyList<string> outputs, INodeHook? hook = null)
     {
         var key = string.Join('\n', outputs);
-        var plan = _plans.GetOrAdd((key, _fuse), k => ExecutionPlan.Build(Graph, _constants, outputs, k.Fused));
+        if (!_fuse) return _plans.GetOrAdd((key, null), _ => ExecutionPlan.Build(Graph, _constants, outputs, null));
+        var plan = _plans.GetOrAdd((key, ""), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, new HashSet<int>())));
         if (hook is null) return plan;
-        foreach (var node in plan.FusedNodes)
-            if (hook.Hooks(node)) return _plans.GetOrAdd((key, false), _ => ExecutionPlan.Build(Graph, _constants, outputs, fuse: false));
-        return plan;
+        if (!plan.FusedNodes.Any(hook.Hooks)) return plan;
+        // Every hooked node, fused here or not: with some groups gone, another pattern could take one in.
+        var hooked = plan.Steps.Where(s => !s.Fused).Select(s => s.Node).Concat(plan.FusedNodes)
+            .Where(hook.Hooks).Select(n => n.Index).Order().ToHashSet();
+        return _plans.GetOrAdd((key, string.Join(',', hooked)), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, hooked)));
     }
 
     void Execute(PlanStep step, Tensor?[] env, bool[] owned, INodeHook? hook, List<(int, Tensor)>? fresh)
@@ -167,6 +187,7 @@ public sealed class GraphExecutor : IDisposable
 
     public void Dispose()
     {
+        _derived.Dispose();
         foreach (var plan in _plans.Values)
             foreach (var values in plan.ShapeCache.Values)
                 foreach (var (_, t) in values) t.Dispose();

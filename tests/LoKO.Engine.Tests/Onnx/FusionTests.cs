@@ -57,6 +57,26 @@ public class FusionTests
         Assert.False(hooked.allclose(fused.Run(feeds, ["y"])["y"]), "the hook should have changed the output");
     }
 
+    [Fact]
+    public void AHookOnAFusedMatMulKeepsItAsItselfAndTheRestFused()
+    {
+        var model = FusionCases.Linear(FusionCases.LayerNorm(new TinyModel(13).In("x", F, [2, 3, 8]), "x", "ln"), "ln", "y").Out("y", F);
+        using var graph = OnnxGraph.FromProto(model.Proto(), "hooked linear");
+        using var fused = new GraphExecutor(graph);
+        using var unfused = new GraphExecutor(graph, fuse: false);
+        using var scope = torch.NewDisposeScope();
+        var feeds = model.Feeds().ToDictionary(f => f.Name, ToTorch);
+        Assert.Equal(["LayerNormalization", "MatMul+Add"], fused.PlanFor(["y"]).Steps.Where(s => s.Fused).Select(s => s.OpType));
+
+        var hook = new DoublingHook("MatMul");
+        Assert.Equal(["LayerNormalization", "MatMul", "Add"], fused.PlanFor(["y"], hook).Steps.Select(s => s.OpType));
+        var hooked = fused.Run(feeds, ["y"], hook)["y"];
+        Assert.Equal(1, hook.Calls);
+        var reference = unfused.Run(feeds, ["y"], new DoublingHook("MatMul"))["y"];
+        Assert.True(hooked.allclose(reference, rtol: 1e-5, atol: 1e-5), "the hooked MatMul should see its own output, as unfused");
+        Assert.False(hooked.allclose(fused.Run(feeds, ["y"])["y"]), "the hook should have changed the output");
+    }
+
     sealed class DoublingHook(string opType) : INodeHook
     {
         public int Calls { get; private set; }
@@ -79,7 +99,7 @@ static class FusionCases
     public static readonly IReadOnlyDictionary<string, (TinyModel Model, string[] Fused)> All =
         Build().ToDictionary(c => c.Name, c => (c.Model, c.Fused));
 
-    const string Ln = "LayerNormalization", Gelu = "Gelu";
+    const string Ln = "LayerNormalization", Gelu = "Gelu", ConvBn = "Conv+BatchNormalization", MatMulAdd = "MatMul+Add", Attention = "Attention";
 
     static TinyModel X() => new TinyModel(13).In("x", F, [2, 3, 8]);
 
@@ -98,6 +118,27 @@ static class FusionCases
         yield return ("LayerNorm, MatMul, Gelu: a transformer block's middle",
             GeluNodes(LayerNorm(X(), "x", "ln").Init("w", F, [8, 16]).Op("MatMul", ["ln", "w"], ["h"]), "h", "y").Out("y", F), [Ln, Gelu]);
 
+        yield return ("Conv then BatchNormalization folds into one convolution (ResNet)", ConvBatchNorm(Image(), "x", "y").Out("y", F), [ConvBn]);
+        yield return ("Conv without a bias, stride 2, then BatchNormalization",
+            ConvBatchNorm(Image(), "x", "y", bias: false, Attr.Ints("strides", 2, 2)).Out("y", F), [ConvBn]);
+        yield return ("MatMul by a weight, then its bias (a Linear layer)", Linear(X(), "x", "y").Out("y", F), [MatMulAdd]);
+        yield return ("Attention: QKᵀ, ÷√d, + mask, Softmax, ·V (BERT)", AttentionNodes(Heads(), "y").Out("y", F), [Attention]);
+        yield return ("Attention: QKᵀ · 1/√d, no mask", AttentionNodes(Heads(), "y", multiply: true, mask: false).Out("y", F), [Attention]);
+        yield return ("Attention with another scale (÷3) fuses and computes what its nodes do",
+            AttentionNodes(Heads(), "y", divisor: 3).Out("y", F), [Attention]);
+        yield return ("Attention, then a Linear over its output",
+            Linear(AttentionNodes(Heads(), "a").Init("w2", F, [4, 4]).Init("b2", F, [4]), "a", "y", "w2", "b2").Out("y", F), [Attention, MatMulAdd]);
+
+        yield return ("not fused: Conv whose output is read elsewhere",
+            ConvBatchNorm(Image(), "x", "y").Op("Relu", ["c"], ["r"]).Out("y", F).Out("r", F), []);
+        yield return ("not fused: Conv with a weight fed at run time",
+            new TinyModel(13).In("x", F, [1, 3, 6, 6]).In("w", F, [4, 3, 3, 3]).Init("s", F, [4], Gen.Uniform(0.5, 1.5)).Init("b", F, [4])
+                .Init("m", F, [4]).Init("v", F, [4], Gen.Uniform(0.5, 2)).Op("Conv", ["x", "w"], ["c"])
+                .Op("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"]).Out("y", F), []);
+        yield return ("not fused: MatMul whose product is read elsewhere", Linear(X(), "x", "y").Out("y", F).Out("h", F), []);
+        yield return ("not fused: MatMul plus a [1, 16] (not 1-D) bias",
+            X().Init("w", F, [8, 16]).Init("b", F, [1, 16]).Op("MatMul", ["x", "w"], ["h"]).Op("Add", ["h", "b"], ["y"]).Out("y", F), []);
+        yield return ("not fused: attention whose probabilities are read elsewhere", AttentionNodes(Heads(), "y").Out("y", F).Out("p", F), []);
         yield return ("not fused: LayerNorm whose centred value is read elsewhere",
             LayerNorm(X(), "x", "y").Op("Add", ["y", "d"], ["z"]).Out("z", F), []);
         yield return ("not fused: LayerNorm whose variance is a graph output", LayerNorm(X(), "x", "y").Out("y", F).Out("var", F), []);
@@ -106,6 +147,38 @@ static class FusionCases
         yield return ("not fused: Gelu whose Erf output is read elsewhere",
             GeluNodes(X(), "x", "y").Op("Add", ["y", "e"], ["z"]).Out("z", F), []);
         yield return ("not fused: Gelu with x/1.5 instead of x/√2", GeluNodes(X(), "x", "y", divisor: 1.5f).Out("y", F), []);
+    }
+
+    static TinyModel Image() => new TinyModel(13).In("x", F, [2, 3, 6, 6]);
+
+    /// <summary>Conv (into c) with 4 filters, pads 1, then BatchNormalization with constant statistics.</summary>
+    public static TinyModel ConvBatchNorm(TinyModel m, string x, string y, bool bias = true, params AttributeProto[] attributes)
+    {
+        m.Init("w", F, [4, 3, 3, 3]).Init("s", F, [4], Gen.Uniform(0.5, 1.5)).Init("b", F, [4]).Init("m", F, [4])
+            .Init("v", F, [4], Gen.Uniform(0.5, 2));
+        if (bias) m.Init("cb", F, [4]);
+        return m.Op("Conv", bias ? [x, "w", "cb"] : [x, "w"], ["c"], [Attr.Ints("pads", 1, 1, 1, 1), .. attributes])
+            .Op("BatchNormalization", ["c", "s", "b", "m", "v"], [y], Attr.Float("epsilon", 1e-3f));
+    }
+
+    /// <summary>MatMul by a constant weight (into h), then Add of its bias, bias first as Hugging Face exports it.</summary>
+    public static TinyModel Linear(TinyModel m, string x, string y, string w = "w", string b = "b")
+    {
+        if (w == "w") m.Init("w", F, [8, 16]).Init("b", F, [16]);
+        return m.Op("MatMul", [x, w], ["h"]).Op("Add", [b, "h"], [y]);
+    }
+
+    /// <summary>Q [1,2,5,4], Kᵀ [1,2,4,5], V [1,2,5,4] and an additive mask [1,1,1,5] (0 or −10000) fed at run time.</summary>
+    static TinyModel Heads() => new TinyModel(13).In("q", F, [1, 2, 5, 4]).In("kt", F, [1, 2, 4, 5]).In("v", F, [1, 2, 5, 4])
+        .In("mask", F, [1, 1, 1, 5], Gen.Floats(0, 0, 0, -10000, 0));
+
+    /// <summary>MatMul(q, kt) into s, scaled into t, masked into u, Softmax into p, MatMul(p, v).</summary>
+    public static TinyModel AttentionNodes(TinyModel m, string y, bool multiply = false, bool mask = true, float divisor = 2)
+    {
+        m.Init(Tensors.Floats("scale", [], multiply ? 1 / divisor : divisor)).Op("MatMul", ["q", "kt"], ["s"])
+            .Op(multiply ? "Mul" : "Div", ["s", "scale"], ["t"]);
+        if (mask) m.Op("Add", ["t", "mask"], ["u"]);
+        return m.Op("Softmax", [mask ? "u" : "t"], ["p"], Attr.Int("axis", -1)).Op("MatMul", ["p", "v"], [y]);
     }
 
     /// <summary>

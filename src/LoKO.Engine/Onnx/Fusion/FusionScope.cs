@@ -13,9 +13,10 @@ internal sealed class FusionScope
     readonly Dictionary<string, List<OnnxNode>> _consumers = [];
     readonly HashSet<string> _requested;
 
-    public FusionScope(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested)
+    public FusionScope(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested, DerivedConstants derived)
     {
         _graph = graph;
+        Derived = derived;
         _requested = [.. requested];
         foreach (var n in nodes)
         {
@@ -26,6 +27,9 @@ internal sealed class FusionScope
     }
 
     public long Opset => _graph.Opset;
+
+    /// <summary>Where a pattern keeps what it computes once from constants (on the executor's device).</summary>
+    public DerivedConstants Derived { get; }
 
     public OnnxNode? Producer(string value) => _producers.GetValueOrDefault(value);
 

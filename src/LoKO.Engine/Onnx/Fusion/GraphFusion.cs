@@ -6,12 +6,17 @@ namespace LoKO.Engine.Onnx.Fusion;
 /// </summary>
 internal static class GraphFusion
 {
-    static readonly IFusionPattern[] Patterns = [new LayerNormFusion(), new GeluFusion()];
+    static readonly IFusionPattern[] Patterns =
+        [new LayerNormFusion(), new GeluFusion(), new ConvBatchNormFusion(), new AttentionFusion(), new MatMulBiasFusion()];
 
-    /// <summary>Non-overlapping groups; <paramref name="requested"/> are the values the caller will read.</summary>
-    public static IReadOnlyList<FusedGroup> Find(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested)
+    /// <summary>
+    /// Non-overlapping groups; <paramref name="requested"/> are the values the caller will read. No group
+    /// takes in a node of <paramref name="standalone"/> (hooked nodes, which must run as themselves).
+    /// </summary>
+    public static IReadOnlyList<FusedGroup> Find(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested,
+                                                 DerivedConstants derived, IReadOnlySet<int> standalone)
     {
-        var scope = new FusionScope(graph, nodes, requested);
+        var scope = new FusionScope(graph, nodes, requested, derived);
         var claimed = new HashSet<int>();
         var groups = new List<FusedGroup>();
         foreach (var node in nodes)
@@ -19,7 +24,8 @@ internal static class GraphFusion
             if (claimed.Contains(node.Index)) continue;
             foreach (var pattern in Patterns)
             {
-                if (pattern.Match(node, scope) is not { } group || group.Nodes.Any(n => claimed.Contains(n.Index))) continue;
+                if (pattern.Match(node, scope) is not { } group
+                    || group.Nodes.Any(n => claimed.Contains(n.Index) || standalone.Contains(n.Index))) continue;
                 claimed.UnionWith(group.Nodes.Select(n => n.Index));
                 groups.Add(group);
                 break;

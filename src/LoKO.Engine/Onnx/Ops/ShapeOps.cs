@@ -107,6 +107,7 @@ static class ShapeOps
     static Tensor[] Gather(OpContext c)
     {
         var x = c.Input(0);
+        if (x.dim() == 1 && IsShapeVector(x) && IsShapeVector(c.Input(1))) return [GatherShape(c, x, c.Input(1))];
         var indices = c.Input(1).to(ScalarType.Int64).OnDeviceOf(x);
         long axis = Axis(c.Node.Int("axis", 0), x.dim());
         long dim = x.shape[axis];
@@ -116,6 +117,29 @@ static class ShapeOps
             throw c.Fail($"an index is out of range for axis {axis} of size {dim}");
         long[] outShape = [.. x.shape[..(int)axis], .. indices.shape, .. x.shape[(int)(axis + 1)..]];
         return [x.index_select(axis, flat).reshape(outShape)];
+    }
+
+    /// <summary>A small int64 vector or scalar on the CPU: the shape arithmetic exporters emit around every Reshape.</summary>
+    static bool IsShapeVector(Tensor t) =>
+        t.dtype == ScalarType.Int64 && t.device_type == TorchSharp.DeviceType.CPU && t.dim() <= 1 && t.numel() <= 16;
+
+    /// <summary>
+    /// Gather on a shape, read and written on the host: one tensor made instead of a dozen ops, which cost
+    /// more than MiniLM's attention when each text brings a new length (and so misses the shape cache).
+    /// </summary>
+    static Tensor GatherShape(OpContext c, Tensor x, Tensor indices)
+    {
+        Axis(c.Node.Int("axis", 0), 1);
+        long[] values = c.InputInts(0), picks = c.InputInts(1);
+        long dim = values.Length;
+        var gathered = new long[picks.Length];
+        for (int i = 0; i < picks.Length; i++)
+        {
+            long p = picks[i] < 0 ? picks[i] + dim : picks[i];
+            if (p < 0 || p >= dim) throw c.Fail($"an index is out of range for axis 0 of size {dim}");
+            gathered[i] = values[p];
+        }
+        return indices.dim() == 0 ? tensor(gathered[0]) : tensor(gathered);
     }
 
     static Tensor Unsqueeze(OpContext c)
