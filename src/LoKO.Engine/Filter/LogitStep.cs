@@ -85,11 +85,11 @@ sealed class LogitStep
         // 5. V = J·P·Jᵀ (+ s·I from a shared head, s = φ̃ᵀ·Σ·φ̃): the logits' prior covariance [C, C]
         //    (gradient observation: V ≈ ρ·I, ρ = gᵀ·P·g / eᵀe, the logit variance along e)
         var eye = torch.eye(c, dtype: ScalarType.Float64, device: e.device);
-        //    (posterior mean: the diagonal block steps on its own, outside the joint innovation)
+        //    (posterior mean: the diagonal block steps on its own, outside the joint innovation: V = 0 from it)
         var v = j is not null
             ? matmul(j * p, j.t()).to(ScalarType.Float64)
             : _o.DiagonalMean == DiagonalMean.Posterior
-                ? eye * 0
+                ? zeros_like(eye)
                 : eye * ((p * g!).dot(g!).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
         Tensor? a = null;
         double s = 0;
@@ -118,7 +118,8 @@ sealed class LogitStep
             _ => throw new NotSupportedException("the root-precision form needs the gradient observation (LokoOptions.Validate)"),
         };
         pNew = pNew.clamp_min(_o.PMin) * _mask;
-        // 8. θ ← θ + K·e: the diagonal block by P·Jᵀ·u (gradient: P·g·(eᵀu / eᵀe)), a shared head by u·(Σφ̃)ᵀ
+        // 8. θ ← θ + K·e: the diagonal block by P·Jᵀ·u (gradient: P·g·(eᵀu / eᵀe); posterior mean: P⁺·g / τ),
+        //    a shared head by u·(Σφ̃)ᵀ
         var dTheta = j is not null
             ? p * matmul(u.to(j.dtype).unsqueeze(0), j).squeeze(0)
             : _o.DiagonalMean == DiagonalMean.Posterior
