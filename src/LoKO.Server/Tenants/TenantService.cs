@@ -95,44 +95,77 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         catch (Exception e) { logger.LogWarning(e, "Tenant {Tenant}: activation failed", tenantId); }
     });
 
-    public Task<TenantResponse> GetAsync(string tenantId) => Grain(tenantId).DescribeAsync();
+    public Task<TenantResponse> GetAsync(string tenantId) => OnTenant(tenantId, g => g.DescribeAsync());
+
+    /// <summary>
+    /// A call that races the tenant's deletion can meet its log, files or activation half gone: once the tenant's row
+    /// is gone, whatever failed is the tenant not existing (404), never a server error.
+    /// </summary>
+    async Task<T> OnTenant<T>(string tenantId, Func<ITenantGrain, Task<T>> call)
+    {
+        try
+        {
+            return await call(Grain(tenantId));
+        }
+        catch (Exception e) when (e is not (TenantNotFoundException or FieldValidationException or OperationCanceledException))
+        {
+            if (await ExistsAsync(tenantId)) throw;
+            throw new TenantNotFoundException(tenantId);
+        }
+    }
+
+    async Task<bool> ExistsAsync(string tenantId)
+    {
+        await using var context = await db.CreateDbContextAsync(CancellationToken.None);
+        return await context.Tenants.AnyAsync(t => t.TenantId == tenantId, CancellationToken.None);
+    }
 
     public async Task DeleteAsync(string tenantId, CancellationToken ct)
     {
         await using var context = await db.CreateDbContextAsync(ct);
         if (!await context.Tenants.AnyAsync(t => t.TenantId == tenantId, ct)) throw new TenantNotFoundException(tenantId);
+        await StopForDeletionAsync(tenantId);
+        await context.Tenants.Where(t => t.TenantId == tenantId).ExecuteDeleteAsync(CancellationToken.None);
+        // A request between the first stop and the row's deletion may have activated the tenant again; with the row
+        // gone no later activation can start, so this second stop leaves nothing running on the deleted files.
+        await StopForDeletionAsync(tenantId);
+        files.DeleteTenant(tenantId);
+    }
+
+    async Task StopForDeletionAsync(string tenantId)
+    {
         try { await Grain(tenantId).DeleteAsync(); }
+        catch (TenantNotFoundException)
+        {
+            // Its row is gone: nothing can be running.
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // A tenant that cannot be loaded (e.g. an unreadable checkpoint) has nothing running to stop.
+            // A tenant that cannot be loaded (an unreadable checkpoint, or its row already gone) has nothing running to stop.
             logger.LogWarning(e, "Tenant {Tenant}: could not be stopped before deletion", tenantId);
         }
-        await context.Tenants.Where(t => t.TenantId == tenantId).ExecuteDeleteAsync(CancellationToken.None);
-        files.DeleteTenant(tenantId);
     }
 
     /// <summary>One example as the APIs receive it, validated against the tenant (label set, modality, limits).</summary>
     public sealed record IncomingExample(InputPayload? Input, string? Label, string? ExampleId, string InputField, List<FieldError> Errors);
 
     /// <summary><paramref name="examples"/> builds the batch once the tenant's modality is known.</summary>
-    public async Task<IReadOnlyList<AppendOutcome>> AppendAsync(string tenantId, Func<InputModality, IReadOnlyList<IncomingExample>> examples,
-                                                                bool waitForRoom, CancellationToken ct)
+    public Task<IReadOnlyList<AppendOutcome>> AppendAsync(string tenantId, Func<InputModality, IReadOnlyList<IncomingExample>> examples,
+                                                          bool waitForRoom, CancellationToken ct) => OnTenant(tenantId, async grain =>
     {
-        var grain = Grain(tenantId);
         var schema = await grain.GetSchemaAsync();
         var prepared = Prepare(schema, examples(schema.Modality));
         rates.TakeExamples(tenantId, schema.Quotas, prepared.Count);
         return await grain.AppendAsync(prepared, waitForRoom, ct);
-    }
+    });
 
     /// <summary>
     /// Appends the valid examples of a batch in one durable commit and reports each example on its own: its
     /// outcome, or the validation error that kept it out. The stream's group commit: many examples, one fsync.
     /// </summary>
-    public async Task<IReadOnlyList<(AppendOutcome? Outcome, FieldValidationException? Error)>> AppendEachAsync(
-        string tenantId, Func<InputModality, IReadOnlyList<IncomingExample>> examples, bool waitForRoom, CancellationToken ct)
+    public Task<IReadOnlyList<(AppendOutcome? Outcome, FieldValidationException? Error)>> AppendEachAsync(
+        string tenantId, Func<InputModality, IReadOnlyList<IncomingExample>> examples, bool waitForRoom, CancellationToken ct) => OnTenant(tenantId, async grain =>
     {
-        var grain = Grain(tenantId);
         var schema = await grain.GetSchemaAsync();
         var incoming = examples(schema.Modality);
         var results = new (AppendOutcome? Outcome, FieldValidationException? Error)[incoming.Count];
@@ -158,8 +191,8 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
             var outcomes = await grain.AppendAsync(valid, waitForRoom, ct);
             for (int k = 0; k < positions.Count; k++) results[positions[k]] = (outcomes[k], null);
         }
-        return results;
-    }
+        return (IReadOnlyList<(AppendOutcome? Outcome, FieldValidationException? Error)>)results;
+    });
 
     /// <summary>Validates a batch against the tenant; any error rejects the whole batch (nothing appended).</summary>
     List<NewExample> Prepare(TenantSchema schema, IReadOnlyList<IncomingExample> examples)
@@ -180,9 +213,9 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         return prepared;
     }
 
-    public async Task<PredictionResult> PredictAsync(string tenantId, Func<InputModality, List<FieldError>, InputPayload?> input, string inputField)
+    public Task<PredictionResult> PredictAsync(string tenantId, Func<InputModality, List<FieldError>, InputPayload?> input, string inputField) =>
+        OnTenant(tenantId, async grain =>
     {
-        var grain = Grain(tenantId);
         var schema = await grain.GetSchemaAsync();
         var errors = new List<FieldError>();
         var payload = input(schema.Modality, errors);
@@ -190,15 +223,14 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         if (errors.Count > 0 || stored is null) throw new FieldValidationException(errors);
         rates.TakePrediction(tenantId, schema.Quotas);
         return await grain.PredictAsync(stored);
-    }
+    });
 
     /// <summary>
     /// The label of an earlier prediction: a label outside the tenant's set is a 400 naming <c>label</c>; the grain
     /// answers an unknown or expired prediction with <see cref="PredictionNotFoundException"/>.
     /// </summary>
-    public async Task<FeedbackAccepted> FeedbackAsync(string tenantId, string? predictionId, string? label, CancellationToken ct)
+    public Task<FeedbackAccepted> FeedbackAsync(string tenantId, string? predictionId, string? label, CancellationToken ct) => OnTenant(tenantId, async grain =>
     {
-        var grain = Grain(tenantId);
         var schema = await grain.GetSchemaAsync();
         var errors = new List<FieldError>();
         RequestValidator.ValidatePredictionId(predictionId, errors);
@@ -207,7 +239,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         rates.TakeExamples(tenantId, schema.Quotas, 1);
         var outcome = await grain.FeedbackAsync(predictionId!, label!, index, ct);
         return new FeedbackAccepted(outcome.Sequence, outcome.Duplicate, PendingPredictions.ExampleIdOf(predictionId!));
-    }
+    });
 
     /// <summary>The tenant's noise history, oldest first; it outlives compacted checkpoints (empty for the gradient baselines).</summary>
     public async Task<IReadOnlyList<NoiseEstimateResponse>> NoiseHistoryAsync(string tenantId, CancellationToken ct)
@@ -231,26 +263,25 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
     }
 
     /// <summary>Labels added to a live tenant: each error names <c>labels</c> (or <c>labels[i]</c>) and quotes the value.</summary>
-    public async Task<TenantResponse> AddLabelsAsync(string tenantId, IReadOnlyList<string?>? labels)
+    public Task<TenantResponse> AddLabelsAsync(string tenantId, IReadOnlyList<string?>? labels) => OnTenant(tenantId, async grain =>
     {
-        var grain = Grain(tenantId);
         var schema = await grain.GetSchemaAsync();
         var errors = RequestValidator.ValidateNewLabels(labels, schema.Labels, Limits);
         if (errors.Count > 0) throw new FieldValidationException(errors);
         return await grain.AddLabelsAsync([.. labels!.OfType<string>()]);
-    }
+    });
 
-    public Task<CheckpointResponse> CheckpointAsync(string tenantId) => Grain(tenantId).CheckpointAsync();
+    public Task<CheckpointResponse> CheckpointAsync(string tenantId) => OnTenant(tenantId, g => g.CheckpointAsync());
 
     public Task<TenantResponse> RollbackAsync(string tenantId, long? version)
     {
         if (version is not { } v || v < 1) throw new FieldValidationException("version", "is required: a checkpoint version (1 or more)");
-        return Grain(tenantId).RollbackAsync(v);
+        return OnTenant(tenantId, g => g.RollbackAsync(v));
     }
 
-    public Task<TenantResponse> ResumeAsync(string tenantId) => Grain(tenantId).ResumeAsync();
+    public Task<TenantResponse> ResumeAsync(string tenantId) => OnTenant(tenantId, g => g.ResumeAsync());
 
-    public Task<AdapterFile> ExportAsync(string tenantId) => Grain(tenantId).ExportAsync();
+    public Task<AdapterFile> ExportAsync(string tenantId) => OnTenant(tenantId, g => g.ExportAsync());
 
     /// <summary>The adapter as the zip of a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors).</summary>
     public async Task<(byte[] Zip, long AdapterVersion)> ExportPeftAsync(string tenantId)
