@@ -28,7 +28,12 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
     {
         get
         {
-            var actor = _actor ?? throw new TenantNotFoundException(TenantId);
+            if (_actor is not { } actor)
+            {
+                // Deleted, or never created: this activation ends, so a tenant created later under the id starts afresh.
+                DeactivateOnIdle();
+                throw new TenantNotFoundException(TenantId);
+            }
             resident.Touch(TenantId);
             return actor;
         }
@@ -36,7 +41,15 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _actor = await TenantActor.ActivateAsync(TenantId, services, cancellationToken);
+        try
+        {
+            _actor = await TenantActor.ActivateAsync(TenantId, services, cancellationToken);
+        }
+        catch (TenantNotFoundException)
+        {
+            // Not an activation failure: the call that brought it here answers 404 (see Actor).
+            return;
+        }
         this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
         var context = GrainContext;
         resident.Admit(TenantId, this, _actor.ResidentBytes,
