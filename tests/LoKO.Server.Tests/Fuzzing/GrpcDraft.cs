@@ -58,14 +58,14 @@ public sealed class GrpcDraft(MethodDescriptor method, Random rng, FuzzTargets t
             _notes.Add($"tenant_id {JsonMutator.Quote(TenantId.Length > 40 ? TenantId[..40] : TenantId)}");
         }
         _authorization = "Bearer " + (tenant?.Key ?? targets.AdminKey);
-        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization(tenant);
+        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization.Draw(rng, targets, tenant, nonAscii: false, _notes);
         return this;
     }
 
     public GrpcDraft AsAdmin()
     {
         _authorization = "Bearer " + targets.AdminKey;
-        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization(null);
+        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization.Draw(rng, targets, null, nonAscii: false, _notes);
         return this;
     }
 
@@ -90,27 +90,5 @@ public sealed class GrpcDraft(MethodDescriptor method, Random rng, FuzzTargets t
         bool accepts = method.Name is "Learn" or "Feedback" || method.IsClientStreaming;
         bool shortDeadline = fuzzed && !accepts && rng.Next(12) == 0;
         return new GrpcCase(method, messages, _authorization, extra, shortDeadline, cut, _notes, operation);
-    }
-
-    string? OddAuthorization(FuzzTenant? tenant)
-    {
-        var own = tenant?.Key ?? targets.AdminKey;
-        var others = targets.Tenants.Where(t => t != tenant).ToList();
-        var value = rng.Next(11) switch
-        {
-            0 => null,
-            1 => "Basic dXNlcjpwYXNz",
-            2 => "Bearer",
-            3 => "",
-            4 => "Bearer not-a-key",
-            5 => "Bearer " + others[rng.Next(others.Count)].Key,
-            6 => "Bearer " + targets.AdminKey,
-            7 => "bearer " + own,
-            8 => "Bearer   " + own + "  ",
-            9 => own,
-            _ => "Bearer " + new string('k', 4000),
-        };
-        _notes.Add(value is null ? "no authorization" : "odd authorization");
-        return value;
     }
 }

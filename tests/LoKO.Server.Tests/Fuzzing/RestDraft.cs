@@ -57,20 +57,20 @@ public sealed class RestDraft(RestRoute route, Random rng, FuzzTargets targets, 
             _notes.Add($"tenant segment \"{(_segment.Length > 60 ? _segment[..60] + "…" : _segment)}\"");
         }
         _authorization = "Bearer " + (Tenant?.Key ?? targets.AdminKey);
-        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization();
+        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization.Draw(rng, targets, Tenant, nonAscii: true, _notes);
         return this;
     }
 
     public RestDraft AsAdmin()
     {
         _authorization = "Bearer " + targets.AdminKey;
-        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization();
+        if (fuzzed && rng.Next(3) == 0) _authorization = OddAuthorization.Draw(rng, targets, Tenant, nonAscii: true, _notes);
         return this;
     }
 
     public RestDraft Anonymous()
     {
-        _authorization = fuzzed && rng.Next(3) == 0 ? OddAuthorization() : null;
+        _authorization = fuzzed && rng.Next(3) == 0 ? OddAuthorization.Draw(rng, targets, Tenant, nonAscii: true, _notes) : null;
         return this;
     }
 
@@ -108,28 +108,5 @@ public sealed class RestDraft(RestRoute route, Random rng, FuzzTargets targets, 
     {
         try { return Uri.EscapeDataString(s); }
         catch (UriFormatException) { return "%ED%B0%80"; } // a lone surrogate has no UTF-8 form: send its CESU bytes instead
-    }
-
-    string? OddAuthorization()
-    {
-        var own = Tenant?.Key ?? targets.AdminKey;
-        var others = targets.Tenants.Where(t => t != Tenant).ToList();
-        var value = rng.Next(12) switch
-        {
-            0 => null,
-            1 => "Basic dXNlcjpwYXNz",
-            2 => "Bearer",
-            3 => "Bearer ",
-            4 => "Bearer not-a-key",
-            5 => "Bearer " + others[rng.Next(others.Count)].Key,
-            6 => "Bearer " + targets.AdminKey,
-            7 => "bearer " + own,
-            8 => "Bearer   " + own + "  ",
-            9 => own,
-            10 => "Bearer " + own + "x",
-            _ => rng.Next(2) == 0 ? "Bearer " + new string('k', 4000) : "Bearer ünï☃",
-        };
-        _notes.Add(value is null ? "no Authorization" : "odd Authorization");
-        return value;
     }
 }
