@@ -4,6 +4,7 @@ using LoKO.Bench.Chaos;
 using LoKO.Bench.Load;
 using LoKO.Bench.Online;
 using LoKO.Bench.Parity;
+using LoKO.Bench.Scale;
 using LoKO.Engine.Data;
 using LoKO.Engine.Imaging;
 using LoKO.Engine.Onnx;
@@ -54,9 +55,13 @@ try
             return CompareCommand.Run(options);
         case "chaos":
             return ChaosCommand.Run(options);
+        case "tenants":
+            return TenantsCommand.Run(options);
+        case "soak":
+            return SoakCommand.Run(options);
         default:
             Console.Error.WriteLine("usage: loko-bench <command> [options]");
-            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage })
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, TenantsCommand.Usage, SoakCommand.Usage })
                 Console.Error.WriteLine("  " + usage);
             return command is "help" or "--help" ? 0 : 2;
     }

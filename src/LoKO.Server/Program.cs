@@ -2,6 +2,7 @@ using LoKO.Engine.Onnx;
 using LoKO.Server.Hosting;
 
 TorchThreading.PreferSleepingWorkers();
+NativeHeap.ReturnLargeBlocks();
 WebApplication app;
 try
 {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using LoKO.Bench.Chaos;
+using LoKO.Bench.Serving;
 using Xunit.Abstractions;
 
 namespace LoKO.Server.Tests;

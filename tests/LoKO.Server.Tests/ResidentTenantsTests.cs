@@ -89,6 +89,9 @@ public class ResidentTenantsTests
     public void TheFootprintCountsEachOptimizersFloatVectorsAndLoKOsNoiseMatrices()
     {
         Assert.Equal(16L * 1000 + 16 * 3 * 3, TenantFootprint.Bytes("loko", parameters: 1000, outputs: 3));
+        // The logit observation's mask over θ; a shared head's Σ and its guard copy (float64, (d+1)²) and its column prior.
+        Assert.Equal(20L * 1000 + 16 * 3 * 3 + 16L * 385 * 385 + 4 * 385,
+            TenantFootprint.Bytes("loko", parameters: 1000, outputs: 3, headCovarianceSide: 385, logitObservation: true));
         Assert.Equal(16L * 1000, TenantFootprint.Bytes("adamw", parameters: 1000, outputs: 3));   // θ, gradient, two moments
         Assert.Equal(12L * 1000, TenantFootprint.Bytes("adagrad", parameters: 1000, outputs: 3)); // θ, gradient, sum of squares
         Assert.Equal(8L * 1000, TenantFootprint.Bytes("sgd", parameters: 1000, outputs: 3));      // θ, gradient

@@ -76,4 +76,17 @@ public class TenantSettingsTests
             if (optimizer != TenantOptimizers.Loko) Assert.True(TenantOptimizers.DefaultLearningRate(optimizer) > 0);
         }
     }
+
+    [Fact]
+    public void ALokoTenantsFootprintCountsTheSharedHeadsCovarianceWhereItsVariantKeepsOne()
+    {
+        var layout = Engine.Lora.AdapterLayout.Create([], new Engine.Lora.LoraOptions(), featureDim: 384, outputs: 2);
+        long n = layout.Size;
+        // natural-root: the head is its own block, Σ [385, 385] float64 and its guard copy, plus the mask over θ.
+        Assert.Equal(TenantFootprint.Bytes("loko", n, 2, headCovarianceSide: 385, logitObservation: true),
+            TenantFootprint.Of(FromStored("loko", $"{{\"variant\":\"{LokoVariants.NaturalRoot}\"}}"), layout));
+        Assert.True(TenantFootprint.Of(FromStored("loko", $"{{\"variant\":\"{LokoVariants.NaturalRoot}\"}}"), layout) > 2 * 8 * 385 * 385);
+        // The paper's filter keeps the head in its diagonal p: no Σ.
+        Assert.Equal(TenantFootprint.Bytes("loko", n, 2), TenantFootprint.Of(FromStored("loko", "{}"), layout));
+    }
 }

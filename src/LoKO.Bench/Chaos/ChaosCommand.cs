@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LoKO.Bench.Load;
-using LoKO.Contracts.Validation;
-using LoKO.Engine.Data;
+using LoKO.Bench.Serving;
 
 namespace LoKO.Bench.Chaos;
 
@@ -33,7 +32,7 @@ public static class ChaosCommand
             CheckpointEverySteps = args.Int("checkpoint-every", 8), ServerPath = server, WorkDirectory = work,
         };
         settings.Validate();
-        var texts = Texts();
+        var texts = LabeledText.Fortunes(Labels);
         var streams = Enumerable.Range(0, tenants)
             .Select(t => (IReadOnlyList<LabeledText>)[.. Enumerable.Range(t * examples, examples).Select(i => texts[i % texts.Count])]).ToList();
 
@@ -73,12 +72,6 @@ public static class ChaosCommand
         }
         Console.Error.WriteLine(Inv($"chaos: {(report.Passed ? "passed" : "FAILED")} — run with kills {s.ChaosSeconds:F0} s, uninterrupted {s.ReferenceSeconds:F0} s"));
     }
-
-    /// <summary>Fortune texts of the two categories, shuffled once (as `load` streams them).</summary>
-    static IReadOnlyList<LabeledText> Texts() =>
-        [.. StreamOrder.Shuffle(FortuneCorpus.Load(DataPaths.FortunesDirectory(), Labels), 7)
-            .Where(f => f.Text.Length <= new InputLimits().MaxTextLength)
-            .Select(f => new LabeledText(f.Text, f.Category))];
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Grpc.Core;
 using LoKO.Bench.Load;
+using LoKO.Bench.Serving;
 
 namespace LoKO.Bench.Chaos;
 

@@ -1,3 +1,5 @@
+using LoKO.Bench.Serving;
+
 namespace LoKO.Bench.Chaos;
 
 /// <summary>

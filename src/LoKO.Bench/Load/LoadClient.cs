@@ -1,6 +1,6 @@
-using System.Globalization;
 using Grpc.Core;
 using Grpc.Net.Client;
+using LoKO.Bench.Serving;
 using LoKO.Contracts.V1;
 
 namespace LoKO.Bench.Load;
@@ -81,23 +81,42 @@ sealed class LoadClient : IDisposable
     /// </summary>
     public async Task<double?> MeanStepMsAsync(IReadOnlyCollection<string> tenantIds)
     {
-        string text;
-        try { text = await _http.GetStringAsync("/metrics"); }
-        catch (HttpRequestException) { return null; }
-        double sum = 0, count = 0;
-        foreach (var line in text.Split('\n'))
-        {
-            int open = line.IndexOf('{'), close = line.IndexOf('}');
-            if (open < 0 || close < open) continue;
-            var name = line[..open];
-            bool isSum = name == StepMetric + "_sum", isCount = name == StepMetric + "_count";
-            var labels = line[open..close];
-            if ((!isSum && !isCount) || !tenantIds.Any(id => labels.Contains($"tenant=\"{id}\"", StringComparison.Ordinal))) continue;
-            if (!double.TryParse(line[(close + 1)..].Trim().Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var value)) continue;
-            if (isSum) sum += value;
-            else count += value;
-        }
+        if (await MetricsAsync() is not { } metrics) return null;
+        bool Ours(string labels) => tenantIds.Any(id => labels.Contains($"tenant=\"{id}\"", StringComparison.Ordinal));
+        double sum = metrics.Sum(StepMetric + "_sum", Ours) ?? 0, count = metrics.Sum(StepMetric + "_count", Ours) ?? 0;
         return count > 0 ? 1000 * sum / count : null;
+    }
+
+    /// <summary>The server's <c>/metrics</c>, or null when it does not answer.</summary>
+    public async Task<PrometheusText?> MetricsAsync(CancellationToken ct = default)
+    {
+        try { return PrometheusText.Parse(await _http.GetStringAsync("/metrics", ct)); }
+        catch (HttpRequestException) { return null; }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested) { return null; }
+    }
+
+    /// <summary>
+    /// One Learn stream that sends <paramref name="examples"/> and waits for their acknowledgements; anything but
+    /// ACCEPTED for each is a <see cref="LoadFailure"/>.
+    /// </summary>
+    public async Task LearnAsync(LoadTenant tenant, IReadOnlyList<LabeledText> examples, CancellationToken ct = default)
+    {
+        try
+        {
+            using var call = _client.Learn(tenant.Key, Deadline, ct);
+            foreach (var e in examples)
+                await call.RequestStream.WriteAsync(new Example { TenantId = tenant.Id, Input = new Input { Text = e.Text }, Label = e.Label }, ct);
+            await call.RequestStream.CompleteAsync();
+            int acked = 0;
+            await foreach (var ack in call.ResponseStream.ReadAllAsync(ct))
+            {
+                if (ack.Status != AckStatus.Accepted)
+                    throw new LoadFailure($"tenant {tenant.Id}: example {acked + 1} was acknowledged {ack.Status} ({ack.Field}: {ack.Error})");
+                acked++;
+            }
+            if (acked != examples.Count) throw new LoadFailure($"tenant {tenant.Id}: the Learn stream ended after {acked} of {examples.Count} acknowledgements");
+        }
+        catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled) { throw Explain(e, $"Learn {tenant.Id}"); }
     }
 
     async Task<T> Guard<T>(string what, string? keyOption, Func<Task<T>> call)

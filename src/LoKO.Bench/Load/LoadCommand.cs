@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using Grpc.Core;
 using LoKO.Bench.Online;
-using LoKO.Contracts.Validation;
-using LoKO.Engine.Data;
 using LoKO.Engine.Filter;
 using LoKO.Engine.Models;
 using LoKO.Engine.Presets;
@@ -39,7 +37,7 @@ public static class LoadCommand
         // Must match the server's LoKO:MaxTokens (its default is the preset default) for the bare step to see the same inputs.
         int maxTokens = args.Int("max-tokens", new PresetOptions().MaxTokens);
         var outDir = args.String("out") ?? Path.Combine("artifacts", "load");
-        var texts = Texts();
+        var texts = LabeledText.Fortunes(Labels);
 
         Console.Error.WriteLine($"load: {Preset}, labels {string.Join("/", Labels)}, {n} examples per tenant{(inFlight is { } k ? $" (at most {k} in flight)" : "")}, tenants {string.Join(",", counts)}; server {rest} (gRPC {grpc})");
         Service service;
@@ -143,12 +141,6 @@ public static class LoadCommand
         Console.Error.WriteLine(Inv($"load: Predict p50 {p50:F1} ms, p99 {p99:F1} ms ({calls} sequential calls)"));
         return (p50, p99);
     }
-
-    /// <summary>Fortune texts of the two categories, shuffled once; each tenant streams its own stretch of them.</summary>
-    static IReadOnlyList<LabeledText> Texts() =>
-        [.. StreamOrder.Shuffle(FortuneCorpus.Load(DataPaths.FortunesDirectory(), Labels), 7)
-            .Where(f => f.Text.Length <= new InputLimits().MaxTextLength)
-            .Select(f => new LabeledText(f.Text, f.Category))];
 
     /// <summary><paramref name="count"/> items from <paramref name="start"/>, wrapping around.</summary>
     static IReadOnlyList<LabeledText> Cycle(IReadOnlyList<LabeledText> texts, int start, int count) =>

@@ -52,9 +52,21 @@ public static class SafetensorsCodec
         var headerBytes = new byte[headerLength];
         stream.ReadExactly(headerBytes);
         JsonObject header = JsonNode.Parse(headerBytes)?.AsObject() ?? throw new InvalidDataException("safetensors header is not a JSON object");
-        using var rest = new MemoryStream();
-        stream.CopyTo(rest);
-        var data = rest.GetBuffer().AsSpan(0, (int)rest.Length);
+        // A checkpoint read whole into memory is parsed where it lies; any other stream is copied once.
+        using var rest = stream is MemoryStream m && m.TryGetBuffer(out _) ? null : new MemoryStream();
+        ArraySegment<byte> data;
+        if (rest is null)
+        {
+            var memory = (MemoryStream)stream;
+            memory.TryGetBuffer(out var buffer);
+            data = buffer[(int)memory.Position..];
+            memory.Position = memory.Length;
+        }
+        else
+        {
+            stream.CopyTo(rest);
+            data = new ArraySegment<byte>(rest.GetBuffer(), 0, (int)rest.Length);
+        }
 
         var metadata = new Dictionary<string, string>();
         var tensors = new Dictionary<string, Tensor>();
@@ -70,9 +82,9 @@ public static class SafetensorsCodec
             long[] shape = [.. entry["shape"]!.AsArray().Select(d => d!.GetValue<long>())];
             var offsets = entry["data_offsets"]!.AsArray();
             long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
-            if (begin < 0 || end > data.Length || end < begin) throw new InvalidDataException($"tensor '{name}': data offsets out of range");
+            if (begin < 0 || end > data.Count || end < begin) throw new InvalidDataException($"tensor '{name}': data offsets out of range");
             var t = empty(shape, dtype);
-            if (end > begin) t.bytes = data[(int)begin..(int)end];
+            if (end > begin) t.bytes = data.AsSpan((int)begin, (int)(end - begin));
             tensors[name] = t;
         }
         return (tensors, metadata);

@@ -55,7 +55,7 @@ sealed class GuardState : IDisposable
         Put("guard.theta", Theta);
         Put("guard.p", P);
         Put("guard.r", R);
-        Put("guard.sigma", Sigma);
+        SymmetricPacking.Put(tensors, "guard.sigma", Sigma);
         // [windows, 3] float64: loss, correct, examples. The caller's dispose scope owns it.
         if (History.Count > 0)
             tensors["guard.history"] = tensor(History.SelectMany(w => new[] { w.Loss, w.Correct, w.Examples }).ToArray(), [History.Count, 3], ScalarType.Float64);
@@ -118,7 +118,7 @@ sealed class GuardState : IDisposable
             P = get("guard.p"),
             R = get("guard.r"),
             // Before Σ was snapshotted a restore left Σ as it was: the current Σ stands in for the snapshot's.
-            Sigma = get("guard.sigma") ?? current.Sigma?.detach().clone(),
+            Sigma = get("guard.sigma") ?? current.Sigma?.detach().clone().DetachFromDisposeScope(),
             PriorScale = DOr("guard.prior.scale", current.PriorScale),
             HeadPriorScale = DOr("guard.prior.headScale", current.HeadPriorScale),
             PriorSum = DOr("guard.prior.sum", current.PriorSum),

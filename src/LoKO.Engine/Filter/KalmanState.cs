@@ -53,7 +53,7 @@ public sealed class KalmanState : IDisposable
         Put("p", P);
         Put("r", R);
         Put("warmup.g2", WarmupSquaredGradients);
-        Put("sigma", Sigma);
+        SymmetricPacking.Put(tensors, "sigma", Sigma);
         Put("prior.head", HeadPrior);
         var meta = new Dictionary<string, string>
         {
@@ -75,13 +75,17 @@ public sealed class KalmanState : IDisposable
     /// <summary>Reads a saved state, writing its θ into <paramref name="theta"/> (the adapter's own tensor).</summary>
     public static KalmanState Load(Stream stream, Tensor theta)
     {
+        // Every tensor read, and every intermediate of a conversion, is freed at the end but those the state keeps.
+        using var scope = NewDisposeScope();
         var (tensors, meta) = SafetensorsCodec.Read(stream);
         var saved = tensors["theta"];
         if (!saved.shape.SequenceEqual(theta.shape))
             throw new InvalidDataException($"saved θ has shape [{string.Join(",", saved.shape)}], the adapter's is [{string.Join(",", theta.shape)}]");
         using (no_grad()) theta.copy_(saved);
         saved.Dispose();
-        Tensor? Get(string name) => tensors.TryGetValue(name, out var t) ? t.to(name is "r" or "sigma" || name.EndsWith(".r") || name.EndsWith(".sigma") ? ScalarType.Float64 : theta.dtype).to(theta.device) : null;
+        Tensor? Get(string name) => (name.EndsWith("sigma") ? SymmetricPacking.Get(tensors, name) : tensors.GetValueOrDefault(name)) is { } t
+            ? t.to(name is "r" or "sigma" || name.EndsWith(".r") || name.EndsWith(".sigma") ? ScalarType.Float64 : theta.dtype).to(theta.device).DetachFromDisposeScope()
+            : null;
         long L(string k) => long.Parse(meta[k], CultureInfo.InvariantCulture);
         double D(string k) => double.Parse(meta[k], CultureInfo.InvariantCulture);
         // Checkpoints written before the logit observation existed lack its keys.

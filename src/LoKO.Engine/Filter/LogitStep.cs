@@ -11,7 +11,7 @@ namespace LoKO.Engine.Filter;
 /// diagonal block observes the C rows of J or only g = Jᵀe (<see cref="DiagonalCovariance"/>). n-sized work runs in
 /// θ's precision, C×C and (d + 1)-sized work in float64.
 /// </summary>
-sealed class LogitStep
+sealed class LogitStep : IDisposable
 {
     readonly LokoOptions _o;
     readonly KalmanState _s;
@@ -213,6 +213,9 @@ sealed class LogitStep
         else _s.P.mul_(scale / _s.PriorScale);
         _s.PriorScale = scale;
     }
+
+    /// <summary>The mask lives outside every dispose scope, as long as the filter.</summary>
+    public void Dispose() => _mask.Dispose();
 
     Tensor RevertSigma(Tensor sigma, double gamma) => gamma == 1
         ? sigma

@@ -346,5 +346,9 @@ public sealed class LokoFilter : IOnlineOptimizer
         return blocks.mean([2]);
     }
 
-    public void Dispose() => State.Dispose();
+    public void Dispose()
+    {
+        _logit?.Dispose();
+        State.Dispose();
+    }
 }

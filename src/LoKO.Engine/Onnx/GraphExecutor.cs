@@ -98,8 +98,10 @@ public sealed class GraphExecutor : IDisposable
                 owned[slot] = false;
             }
         }
-        if (fresh is not null && plan.ShapeCache.Count < MaxShapeSignatures && !plan.ShapeCache.TryAdd(signature, [.. fresh]))
-            foreach (var (_, t) in fresh) t.Dispose();
+        // Shape values live outside every dispose scope: those the cache does not keep (it is full, or another
+        // thread cached the signature first) are this run's alone and are freed with it.
+        bool kept = fresh is not null && plan.ShapeCache.Count < MaxShapeSignatures && plan.ShapeCache.TryAdd(signature, [.. fresh]);
+        var transient = fresh is not null && !kept ? fresh : null;
 
         // Callers own what they get; a cached shape value or a constant is handed out as an alias.
         var results = new Dictionary<string, Tensor>();
@@ -109,6 +111,7 @@ public sealed class GraphExecutor : IDisposable
             var t = env[slot] ?? throw new OnnxModelException($"'{Graph.Name}': '{outputs[o]}' was not computed");
             results[outputs[o]] = owned[slot] || feeds.ContainsKey(outputs[o]) ? t : t.alias();
         }
+        if (transient is not null) foreach (var (_, t) in transient) t.Dispose();
         return results;
     }
 

@@ -54,7 +54,10 @@ public static class LoKOServer
         builder.Services.AddSingleton<Authorizer>();
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("loko"))
-            .WithMetrics(metrics => metrics.AddMeter(LoKOMetrics.MeterName).AddPrometheusExporter());
+            .WithMetrics(metrics => metrics
+                // .NET's own meter: GC heap and committed memory, so RSS minus managed memory (native) can be watched.
+                .AddMeter(LoKOMetrics.MeterName, "System.Runtime")
+                .AddPrometheusExporter());
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ErrorMapping>();

@@ -59,10 +59,15 @@ public sealed class CheckpointFiles(string dataDirectory)
 
     public FileChecksum WriteAtomically(string relativePath, Action<Stream> write)
     {
-        // Hashed from the very bytes written, so the row records what the disk was asked to keep.
         using var buffer = new MemoryStream();
         write(buffer);
-        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        return WriteAtomically(relativePath, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> as the file; it is on disk (fsynced, renamed, folder fsynced) when this returns.</summary>
+    public FileChecksum WriteAtomically(string relativePath, ReadOnlySpan<byte> bytes)
+    {
+        // Hashed from the very bytes written, so the row records what the disk was asked to keep.
         var path = FullPath(relativePath);
         var folder = Path.GetDirectoryName(path)!;
         Directory.CreateDirectory(folder);

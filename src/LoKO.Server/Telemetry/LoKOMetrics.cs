@@ -79,6 +79,8 @@ public sealed class LoKOMetrics
         meter.CreateObservableGauge("loko.filter.innovation_norm", () => Observe(g => g.InnovationNorm), unit: null, description: "Innovation norm of the latest step.");
         meter.CreateObservableGauge("loko.filter.noise_trace", () => Observe(g => g.NoiseTrace), unit: null, description: "Trace of the observation noise R after the latest step.");
         meter.CreateObservableGauge("loko.filter.mean_covariance", () => Observe(g => g.MeanCovariance), unit: null, description: "Mean of the diagonal covariance p after the latest step.");
+        meter.CreateObservableGauge("loko.torch.tensors", () => TorchSharp.torch.Tensor.TotalCount, "{tensor}",
+            "TorchSharp tensors alive in the process (created and not yet disposed or finalized): a steady rise is a leak of undisposed tensors.");
     }
 
     /// <summary>The label a tenant is reported under: its id for the first tenants seen, <c>other</c> after that.</summary>

@@ -110,7 +110,7 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
             var adapter = model.CreateAdapter(current.LoraOptions, checkpoint.LabelCount ?? current.InitialLabelCount, current.Seed);
             try
             {
-                using var stream = new MemoryStream(bytes, writable: false);
+                using var stream = new MemoryStream(bytes, 0, bytes.Length, writable: false, publiclyVisible: true);
                 return (new Loaded(adapter, TenantOptimizers.Load(current, adapter, stream)), null);
             }
             catch (Exception e) when (e is not OutOfMemoryException)

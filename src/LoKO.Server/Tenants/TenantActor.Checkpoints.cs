@@ -49,7 +49,13 @@ public sealed partial class TenantActor
         NoiseEstimate? noise;
         try
         {
-            (var file, noise, int labels) = await _s.Compute.Run(() => (_s.Files.WriteAtomically(path, SaveState), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs));
+            (var state, noise, int labels) = await _s.Compute.Run(() => (SaveState(), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs));
+            // The write and its fsync wait for the disk off the compute threads, which every tenant's steps share;
+            // the row below is committed only once the file is durable.
+            var file = await Task.Run(() =>
+            {
+                using (state) return _s.Files.WriteAtomically(path, state.GetBuffer().AsSpan(0, (int)state.Length));
+            });
             record = new CheckpointRecord
             {
                 TenantId = TenantId, Version = version, Path = path, LastAppliedSequence = lastApplied,
@@ -109,7 +115,13 @@ public sealed partial class TenantActor
         }
     }
 
-    void SaveState(Stream stream) => TenantOptimizers.Save(_optimizer, stream);
+    /// <summary>Compute thread: the state as the checkpoint file's bytes.</summary>
+    MemoryStream SaveState()
+    {
+        var stream = new MemoryStream();
+        TenantOptimizers.Save(_optimizer, stream);
+        return stream;
+    }
 
     /// <summary>
     /// Returns to checkpoint <paramref name="version"/>: its state is loaded, and every log entry after its

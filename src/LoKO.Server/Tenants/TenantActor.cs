@@ -87,7 +87,7 @@ public sealed partial class TenantActor
     public TenantSchema Schema => new(Settings.Labels,
         _model.Modality == Engine.Models.Modality.Text ? InputModality.Text : InputModality.Image, Quotas);
     /// <summary>Estimated memory this tenant holds while resident (the base model is shared and not counted).</summary>
-    public long ResidentBytes => TenantFootprint.Bytes(Settings.Optimizer, _adapter.Layout.Size, Settings.Labels.Count);
+    public long ResidentBytes => TenantFootprint.Of(Settings, _adapter.Layout);
 
     /// <summary>One consistent reading of the step counters.</summary>
     StepCounters Counters => Volatile.Read(ref _counters);

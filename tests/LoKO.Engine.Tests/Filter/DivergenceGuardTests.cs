@@ -292,6 +292,8 @@ public class DivergenceGuardTests
         }
         saved.Position = 0;
         var (tensors, meta) = SafetensorsCodec.Read(saved);
+        // Σ was stored whole then.
+        tensors["sigma"] = SymmetricPacking.Get(tensors, "sigma")!;
         string[] oldTensors = ["theta", "p", "r", "guard.theta", "guard.p", "guard.r", "warmup.g2", "sigma"];
         string[] oldMeta = ["steps", "applied", "rejected", "guardEvents", "noiseAdaptation", "guard.windowCount", "guard.windowLoss",
                             "guard.windowInnovation", "guard.bestWindowLoss", "warmup.seen", "prior.scale", "prior.headScale", "prior.sum", "prior.seen"];

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace LoKO.Bench.Chaos;
+namespace LoKO.Bench.Serving;
 
 /// <summary>
 /// The built LoKO server as a child process on free loopback ports (REST, gRPC, the Orleans silo and gateway) with a
@@ -31,6 +31,21 @@ public sealed class ServerProcess : IAsyncDisposable
     public Uri Rest { get; }
     public Uri Grpc { get; }
     public bool HasExited => _process.HasExited;
+    /// <summary>The server's process id (`dotnet LoKO.Server.dll` runs the server in the host's own process).</summary>
+    public int Id => _process.Id;
+
+    /// <summary>The process's resident set size (VmRSS of /proc/&lt;pid&gt;/status), bytes; null once it has exited or off Linux.</summary>
+    public long? ResidentBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException) { }
+        return null;
+    }
 
     /// <summary>Each line the server writes (stdout and stderr), on a reader thread.</summary>
     public event Action<string>? Line;
