@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LoKO.Bench;
+using LoKO.Bench.Batch;
 using LoKO.Bench.Chaos;
 using LoKO.Bench.Load;
 using LoKO.Bench.Online;
@@ -54,9 +55,11 @@ try
             return CompareCommand.Run(options);
         case "chaos":
             return ChaosCommand.Run(options);
+        case "batch":
+            return BatchCommand.Run(options);
         default:
             Console.Error.WriteLine("usage: loko-bench <command> [options]");
-            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage })
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, BatchCommand.Usage })
                 Console.Error.WriteLine("  " + usage);
             return command is "help" or "--help" ? 0 : 2;
     }
