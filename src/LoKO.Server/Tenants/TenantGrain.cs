@@ -36,9 +36,11 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _actor = await TenantActor.ActivateAsync(TenantId, services, cancellationToken);
-        this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
         var context = GrainContext;
+        _actor = await TenantActor.ActivateAsync(TenantId, services,
+            () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "fenced: a newer activation serves the tenant")),
+            cancellationToken);
+        this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
         resident.Admit(TenantId, this, _actor.ResidentBytes,
             () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "evicted: resident-tenant budget")),
             busy: () => _actor?.Status.QueueDepth > 0);

@@ -17,7 +17,7 @@ namespace LoKO.Server.Tenants;
 /// The operations both APIs expose, with their validation; the APIs only translate wire formats. Everything that
 /// reads or changes a tenant's adapter goes to its <see cref="ITenantGrain"/>.
 /// </summary>
-public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFactory grains, CheckpointFiles files,
+public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFactory grains, ICheckpointStore checkpoints,
                                   ModelRegistry models, TenantRateLimits rates, IOptions<LoKOOptions> options, ILogger<TenantService> logger)
 {
     public InputLimits Limits => options.Value.Limits;
@@ -75,13 +75,15 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         try
         {
             using var tensor = TorchSharp.torch.tensor(theta);
-            files.WriteAtomically(files.InitialPath(tenantId), s => SafetensorsCodec.Write(s, new Dictionary<string, TorchSharp.torch.Tensor> { ["theta"] = tensor }));
+            using var bytes = new MemoryStream();
+            SafetensorsCodec.Write(bytes, new Dictionary<string, TorchSharp.torch.Tensor> { ["theta"] = tensor });
+            await checkpoints.WriteInitialAsync(tenantId, bytes.ToArray());
         }
         catch
         {
             await using var context = await db.CreateDbContextAsync(CancellationToken.None);
             await context.Tenants.Where(t => t.TenantId == tenantId).ExecuteDeleteAsync(CancellationToken.None);
-            files.DeleteTenant(tenantId);
+            await checkpoints.DeleteTenantAsync(tenantId, CancellationToken.None);
             throw;
         }
     }
@@ -108,7 +110,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
             logger.LogWarning(e, "Tenant {Tenant}: could not be stopped before deletion", tenantId);
         }
         await context.Tenants.Where(t => t.TenantId == tenantId).ExecuteDeleteAsync(CancellationToken.None);
-        files.DeleteTenant(tenantId);
+        await checkpoints.DeleteTenantAsync(tenantId, CancellationToken.None);
     }
 
     /// <summary>One example as the APIs receive it, validated against the tenant (label set, modality, limits).</summary>
