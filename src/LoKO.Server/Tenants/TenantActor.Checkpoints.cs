@@ -1,6 +1,5 @@
 using System.Globalization;
 using LoKO.Contracts.Rest;
-using LoKO.Contracts.Validation;
 using LoKO.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using LoKO.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 

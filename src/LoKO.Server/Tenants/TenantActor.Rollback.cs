@@ -1,5 +1,4 @@
 using System.Globalization;
-using LoKO.Contracts.Rest;
 using LoKO.Contracts.Validation;
 using LoKO.Server.Storage;
 using Microsoft.EntityFrameworkCore;
