@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LoKO.Bench.Chaos;
-using LoKO.Bench.Load;
 using LoKO.Bench.Serving;
+using LoKO.Bench.Load;
 using LoKO.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 using Xunit.Abstractions;

@@ -26,7 +26,7 @@ public class LabelAdditionTests(SharedServer shared)
 
     public const int HeadFeatures = 384; // minilm-l6
 
-    public static async Task PostAsync(LoKOTestServer server, string tenant, string key, IEnumerable<(string Text, string Label)> examples)
+    internal static async Task PostAsync(LoKOTestServer server, string tenant, string key, IEnumerable<(string Text, string Label)> examples)
     {
         foreach (var (text, label) in examples)
         {
@@ -46,7 +46,7 @@ public class LabelAdditionTests(SharedServer shared)
         server.SendAsync(HttpMethod.Post, $"/v1/tenants/{tenant}/labels", key, body);
 
     /// <summary>θ's old entries (everything before the head's bias, then the bias) equal in the widened θ.</summary>
-    public static void AssertOldEntriesKept(float[] before, float[] after, int oldLabels, int added)
+    internal static void AssertOldEntriesKept(float[] before, float[] after, int oldLabels, int added)
     {
         Assert.Equal(before.Length + added * (HeadFeatures + 1), after.Length);
         int bias = before.Length - oldLabels;

@@ -11,6 +11,9 @@ public sealed class PostgresDatabase : IAsyncLifetime
     /// <summary>The server settings that select this database.</summary>
     public string[] ServerArgs { get; private set; } = [];
 
+    /// <summary>The connection string of this database.</summary>
+    public string ConnectionString { get; private set; } = "";
+
     public async Task InitializeAsync()
     {
         // Skipped tests need no database; under CI=true a missing server fails every test of the class.
@@ -22,6 +25,7 @@ public sealed class PostgresDatabase : IAsyncLifetime
         _name = "loko_test_" + Guid.NewGuid().ToString("N");
         await ExecuteAsync($"CREATE DATABASE \"{_name}\"");
         var connection = new NpgsqlConnectionStringBuilder(_server) { Database = _name }.ConnectionString;
+        ConnectionString = connection;
         ServerArgs = ["--LoKO:Database:Provider=postgres", $"--LoKO:Database:ConnectionString={connection}"];
     }
 

@@ -91,6 +91,10 @@ public sealed class ErrorMapping(IProblemDetailsService problems, IOptions<LoKOO
             // The client went away (a body it reset reads as an IOException, which is no storage fault).
             case OperationCanceledException or IOException when context.RequestAborted.IsCancellationRequested:
                 return true;
+            case var e when ClusterFaults.IsClusterFault(e):
+                logger.LogWarning(e, "Node unreachable on {Method} {Path}", context.Request.Method, context.Request.Path);
+                problem = Unavailable(context, ClusterFaults.RetryAfter, ClusterFaults.Message);
+                break;
             case var e when StorageFaults.IsStorageFault(e):
                 logger.LogWarning(e, "Storage refused {Method} {Path}", context.Request.Method, context.Request.Path);
                 problem = Unavailable(context, TimeSpan.FromSeconds(options.Value.StorageRetrySeconds),

@@ -44,6 +44,7 @@ public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<Grpc
             StorageUnavailableException u => (StatusCode.Unavailable, u.Message),
             // A stream the client reset reads as an IOException: no storage fault.
             OperationCanceledException or IOException when context.CancellationToken.IsCancellationRequested => (StatusCode.Cancelled, "the call was cancelled"),
+            _ when ClusterFaults.IsClusterFault(e) => (StatusCode.Unavailable, ClusterFaults.Message),
             _ when StorageFaults.IsStorageFault(e) => (StatusCode.Unavailable, "the metadata store or data directory refused the operation; retry later"),
             _ => (StatusCode.Internal, "internal error"),
         };
@@ -55,7 +56,8 @@ public sealed class GrpcErrorMapping(IOptions<LoKOOptions> options, ILogger<Grpc
         if (e is QueueFullException qf) trailers.Add("retry-after", Math.Ceiling(qf.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture));
         if (code == StatusCode.Unavailable)
         {
-            var retry = e is StorageUnavailableException su ? su.RetryAfter : TimeSpan.FromSeconds(options.Value.StorageRetrySeconds);
+            var retry = e is StorageUnavailableException su ? su.RetryAfter
+                : ClusterFaults.IsClusterFault(e) ? ClusterFaults.RetryAfter : TimeSpan.FromSeconds(options.Value.StorageRetrySeconds);
             trailers.Add("retry-after", Math.Max(1, Math.Ceiling(retry.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
         }
         if (e is QuotaExceededException quota)

@@ -80,5 +80,14 @@ public sealed class LoKOOptions
     /// <summary>The Orleans silo that hosts the tenant grains.</summary>
     public OrleansOptions Orleans { get; set; } = new();
 
+    /// <summary>
+    /// Where checkpoint blobs are kept: files in the data directory, or rows of the metadata store. Unset: the
+    /// database with postgres clustering (every node must read every checkpoint), else files.
+    /// </summary>
+    public CheckpointStoreKind? CheckpointStore { get; set; }
+
+    public CheckpointStoreKind CheckpointStoreInUse => CheckpointStore
+        ?? (Orleans.Clustering == OrleansClustering.Postgres ? CheckpointStoreKind.Database : CheckpointStoreKind.Files);
+
     public string FullDataDirectory => Path.GetFullPath(DataDirectory);
 }

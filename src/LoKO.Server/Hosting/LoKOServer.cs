@@ -31,6 +31,7 @@ public static class LoKOServer
         var section = builder.Configuration.GetSection(LoKOOptions.Section);
         builder.Services.Configure<LoKOOptions>(section);
         var options = section.Get<LoKOOptions>() ?? new LoKOOptions();
+        SiloClustering.Validate(options);
 
         // Kestrel without TLS cannot offer HTTP/1.1 and HTTP/2 on one endpoint (it silently serves 1.1 only):
         // REST on the --urls addresses (HTTP/1.1), gRPC on its own HTTP/2-only endpoint.
@@ -45,11 +46,9 @@ public static class LoKOServer
             Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
         });
 
-        // One silo in this process; a graceful stop deactivates every tenant grain (each checkpoints as it goes).
-        var orleans = options.Orleans;
-        builder.UseOrleans(silo => silo
-            .UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId)
-            .AddLoKOTenants(options));
+        // One silo in this process, alone or in a cluster; a graceful stop deactivates every tenant grain (each
+        // checkpoints as it goes). Every server serves every tenant: a grain call goes to the silo that holds it.
+        builder.UseOrleans(silo => silo.UseLoKOClustering(options).AddLoKOTenants(options));
         builder.Services.AddSingleton<AdminKey>();
         builder.Services.AddSingleton<Authorizer>();
         builder.Services.AddOpenTelemetry()

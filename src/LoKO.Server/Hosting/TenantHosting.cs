@@ -13,7 +13,7 @@ namespace LoKO.Server.Hosting;
 public static class TenantHosting
 {
     /// <summary>
-    /// The tenant grains' services (metadata store and checkpoint files in <see cref="LoKOOptions.DataDirectory"/>,
+    /// The tenant grains' services (metadata store, checkpoint store (<see cref="LoKOOptions.CheckpointStore"/>),
     /// compute threads, base models, metrics, the resident-tenant LRU) and how their calls serialise.
     /// </summary>
     public static ISiloBuilder AddLoKOTenants(this ISiloBuilder silo, LoKOOptions options)
@@ -22,7 +22,10 @@ public static class TenantHosting
         Directory.CreateDirectory(data);
         var services = silo.Services;
         services.AddMetadataStore(options.Database, data);
-        services.AddSingleton(new CheckpointFiles(data));
+        if (options.CheckpointStoreInUse == CheckpointStoreKind.Database)
+            services.AddSingleton<ICheckpointStore, DatabaseCheckpoints>();
+        else
+            services.AddSingleton<ICheckpointStore>(new CheckpointFiles(data));
         services.AddSingleton<ComputeExecutor>();
         services.AddSingleton<ModelRegistry>();
         services.AddMetrics();
@@ -30,7 +33,7 @@ public static class TenantHosting
         services.AddSingleton<ResidentTenants>();
         services.AddSingleton(sp => new TenantServices(
             sp.GetRequiredService<IDbContextFactory<LoKODbContext>>(), sp.GetRequiredService<ComputeExecutor>(),
-            sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<CheckpointFiles>(), sp.GetRequiredService<IOptions<LoKOOptions>>().Value,
+            sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ICheckpointStore>(), sp.GetRequiredService<IOptions<LoKOOptions>>().Value,
             sp.GetRequiredService<LoKOMetrics>(), sp.GetRequiredService<ILogger<TenantActor>>()));
         services.AddSingleton<TenantRateLimits>();
         services.AddSingleton<TenantService>();

@@ -4,7 +4,7 @@ namespace LoKO.Server.Storage;
 
 /// <summary>
 /// The metadata store: tenants, the example log, the idempotency keys, the checkpoint index, the noise history and the
-/// predictions kept for feedback and the tenants' freeze and resume events.
+/// predictions kept for feedback, the tenants' freeze and resume events, and (clustered) the checkpoint blobs.
 /// One model for every provider; each provider has its own subclass so that its migrations (which differ in
 /// column types) live apart, in Storage/Migrations/&lt;provider&gt;.
 /// </summary>
@@ -17,6 +17,7 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
     public DbSet<NoiseRecord> NoiseHistory => Set<NoiseRecord>();
     public DbSet<PendingPredictionRecord> PendingPredictions => Set<PendingPredictionRecord>();
     public DbSet<TenantEventRecord> TenantEvents => Set<TenantEventRecord>();
+    public DbSet<CheckpointBlobRecord> CheckpointBlobs => Set<CheckpointBlobRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder conventions) =>
         conventions.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
@@ -71,6 +72,13 @@ public abstract class LoKODbContext(DbContextOptions options) : DbContext(option
             e.ToTable("tenant_events");
             e.Property(x => x.Kind).HasMaxLength(16);
             e.HasIndex(x => new { x.TenantId, x.Id });
+            e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
+        });
+        model.Entity<CheckpointBlobRecord>(e =>
+        {
+            e.ToTable("checkpoint_blobs");
+            e.HasKey(x => x.Name);
+            e.HasIndex(x => new { x.TenantId, x.Version });
             e.HasOne<TenantRecord>().WithMany().HasForeignKey(x => x.TenantId).OnDelete(DeleteBehavior.Cascade);
         });
     }

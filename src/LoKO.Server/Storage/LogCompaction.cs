@@ -19,7 +19,7 @@ public sealed record CompactionResult(int CheckpointsDeleted, int ExamplesDelete
 /// </summary>
 public static class LogCompaction
 {
-    public static async Task<CompactionResult?> CompactAsync(IDbContextFactory<LoKODbContext> factory, CheckpointFiles files,
+    public static async Task<CompactionResult?> CompactAsync(IDbContextFactory<LoKODbContext> factory, ICheckpointStore store,
                                                              string tenantId, int retain, long? protectThrough = null, CancellationToken ct = default)
     {
         if (retain <= 0) return null;
@@ -53,8 +53,8 @@ public static class LogCompaction
             examples = covered <= 0 ? 0 : await db.Examples.Where(x => x.TenantId == tenantId && x.Sequence <= covered).ExecuteDeleteAsync(ct);
             await tx.CommitAsync(ct);
         }
-        // Only after the commit: a checkpoint file never disappears while its row is still there.
-        files.DeleteVersionsBefore(tenantId, oldest);
+        // Only after the commit: a checkpoint blob never disappears while its row is still there.
+        await store.DeleteVersionsBeforeAsync(tenantId, oldest, ct);
         return new CompactionResult(checkpoints, examples, oldest, covered);
     }
 }

@@ -33,6 +33,11 @@ public sealed class TenantRecord
     /// they came after); null = none. <see cref="LabelsJson"/> already holds them: this says where in the log each joined.
     /// </summary>
     public string? LabelAdditionsJson { get; set; }
+    /// <summary>
+    /// Taken anew by each activation of the tenant (<see cref="TenantEpochs"/>); every append and checkpoint commits only
+    /// while it is still the activation's, so a stale second activation cannot write.
+    /// </summary>
+    public long Epoch { get; set; }
 }
 
 /// <summary>Kinds of stored example payloads.</summary>
@@ -160,4 +165,15 @@ public sealed class PendingPredictionRecord
     public long AdapterVersion { get; set; }
     public DateTime CreatedUtc { get; set; }
     public DateTime ExpiresUtc { get; set; }
+}
+
+/// <summary>A checkpoint blob (or an imported tenant's initial θ) kept in the metadata store (<see cref="DatabaseCheckpoints"/>).</summary>
+public sealed class CheckpointBlobRecord
+{
+    /// <summary>What <see cref="CheckpointRecord.Path"/> names it by.</summary>
+    public required string Name { get; set; }
+    public required string TenantId { get; set; }
+    /// <summary>The checkpoint version; null for the initial θ.</summary>
+    public long? Version { get; set; }
+    public required byte[] Data { get; set; }
 }

@@ -51,7 +51,7 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
         if (version > 0 && target is null) Skip(version, CheckpointFault.Missing, "its row is gone");
         foreach (var checkpoint in lineage)
         {
-            if (await TryLoadAsync(model, checkpoint) is not { } loaded) continue;
+            if (await TryLoadAsync(model, checkpoint, ct) is not { } loaded) continue;
             if (checkpoint != target)
                 s.Logger.LogWarning("Tenant {Tenant}: restored checkpoint v{From} instead of v{Target}; the log after sequence {Sequence} is learned again",
                     TenantId, checkpoint.Version, version, checkpoint.LastAppliedSequence);
@@ -72,9 +72,10 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
                                   "from its initial state with the log that is left; what it learned from the compacted examples is lost",
                     TenantId, first?.ToString(CultureInfo.InvariantCulture) ?? "(none left)");
         }
+        var imported = await s.Checkpoints.ReadInitialAsync(TenantId, ct);
         return await s.Compute.Run(() =>
         {
-            var adapter = NewAdapter(model);
+            var adapter = NewAdapter(model, imported);
             return new RestoredState(adapter, TenantOptimizers.Create(Settings, adapter), target, null, exact);
         });
     }
@@ -91,12 +92,12 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
 
     sealed record Loaded(TenantAdapter Adapter, IOnlineOptimizer Optimizer);
 
-    async Task<Loaded?> TryLoadAsync(BaseModel model, CheckpointRecord checkpoint)
+    async Task<Loaded?> TryLoadAsync(BaseModel model, CheckpointRecord checkpoint, CancellationToken ct)
     {
         byte[] bytes;
         try
         {
-            bytes = s.Files.ReadVerified(checkpoint);
+            bytes = await s.Checkpoints.ReadVerifiedAsync(checkpoint, ct);
         }
         catch (CheckpointFileException e)
         {
@@ -124,14 +125,13 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
     }
 
     /// <summary>The initial adapter (the labels the tenant was created with): from its seed, or the adapter it was created from (PEFT import).</summary>
-    TenantAdapter NewAdapter(BaseModel model)
+    TenantAdapter NewAdapter(BaseModel model, byte[]? imported)
     {
         var current = Settings;
         var adapter = model.CreateAdapter(current.LoraOptions, current.InitialLabelCount, current.Seed);
-        var imported = s.Files.InitialPath(TenantId);
-        if (!s.Files.Exists(imported)) return adapter;
+        if (imported is null) return adapter;
         using var scope = TorchSharp.torch.NewDisposeScope();
-        using var stream = File.OpenRead(s.Files.FullPath(imported));
+        using var stream = new MemoryStream(imported, writable: false);
         var theta = SafetensorsCodec.Read(stream).Tensors["theta"];
         using (TorchSharp.torch.no_grad()) adapter.Theta.copy_(theta);
         return adapter;

@@ -1,12 +1,11 @@
 using System.Globalization;
 using LoKO.Contracts.Rest;
-using LoKO.Contracts.Validation;
 using LoKO.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 
 namespace LoKO.Server.Tenants;
 
-/// <summary>The actor's checkpoints: writing them (file, then row), compaction after each, and rollback to one.</summary>
+/// <summary>The actor's checkpoints: writing them (blob, then row, epoch-checked), and compaction after each.</summary>
 public sealed partial class TenantActor
 {
     static readonly TimeSpan MaxCheckpointRetry = TimeSpan.FromMinutes(5);
@@ -42,28 +41,25 @@ public sealed partial class TenantActor
     {
         var started = DateTime.UtcNow;
         long version = _nextCheckpointVersion;
-        var path = _s.Files.RelativePath(TenantId, version);
         var counters = Counters;
         long lastApplied = counters.LastApplied;
         CheckpointRecord record;
         NoiseEstimate? noise;
         try
         {
-            (var state, noise, int labels) = await _s.Compute.Run(() => (SaveState(), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs));
+            (var bytes, noise, int labels) = await _s.Compute.Run(() => (SaveState(), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs));
             // The write and its fsync wait for the disk off the compute threads, which every tenant's steps share;
-            // the row below is committed only once the file is durable.
-            var file = await Task.Run(() =>
-            {
-                using (state) return _s.Files.WriteAtomically(path, state.GetBuffer().AsSpan(0, (int)state.Length));
-            });
+            // the row below is committed only once the checkpoint is durable.
+            var stored = await Task.Run(() => _s.Checkpoints.WriteAsync(TenantId, version, _epoch, bytes));
             record = new CheckpointRecord
             {
-                TenantId = TenantId, Version = version, Path = path, LastAppliedSequence = lastApplied,
+                TenantId = TenantId, Version = version, Path = stored.Name, LastAppliedSequence = lastApplied,
                 ExamplesApplied = counters.Applied, ExamplesRejected = counters.Rejected,
-                Correct = counters.Correct, CreatedUtc = started, Sha256 = file.Sha256, SizeBytes = file.Size, LabelCount = labels,
+                Correct = counters.Correct, CreatedUtc = started, Sha256 = stored.Checksum.Sha256, SizeBytes = stored.Checksum.Size, LabelCount = labels,
             };
             await using var db = await _s.Db.CreateDbContextAsync();
             await using var tx = await db.Database.BeginTransactionAsync();
+            await TenantEpochs.CheckAsync(db, TenantId, _epoch);
             db.Checkpoints.Add(record);
             if (noise is { } n)
                 db.NoiseHistory.Add(NoiseEstimates.Record(TenantId, version, n, started));
@@ -74,6 +70,10 @@ public sealed partial class TenantActor
             await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence <= lastApplied && !x.Applied && !x.RolledBack)
                 .ExecuteUpdateAsync(s => s.SetProperty(x => x.Applied, true).SetProperty(x => x.AppliedUtc, started));
             await tx.CommitAsync();
+        }
+        catch (TenantFencedException e)
+        {
+            throw Fenced(e);
         }
         catch (Exception e) when (StorageFaults.IsStorageFault(e))
         {
@@ -103,7 +103,7 @@ public sealed partial class TenantActor
     {
         try
         {
-            var result = await LogCompaction.CompactAsync(_s.Db, _s.Files, TenantId, _s.Options.RetainCheckpoints, _freeze.Monitor.ProtectThrough);
+            var result = await LogCompaction.CompactAsync(_s.Db, _s.Checkpoints, TenantId, _s.Options.RetainCheckpoints, _freeze.Monitor.ProtectThrough);
             if (result is not null) Interlocked.Add(ref _logEntries, -result.ExamplesDeleted);
             if (result is { CheckpointsDeleted: > 0 } or { ExamplesDeleted: > 0 })
                 _s.Logger.LogDebug("Tenant {Tenant}: compacted {Checkpoints} checkpoints and {Examples} log entries up to sequence {Sequence}",
@@ -115,89 +115,11 @@ public sealed partial class TenantActor
         }
     }
 
-    /// <summary>Compute thread: the state as the checkpoint file's bytes.</summary>
-    MemoryStream SaveState()
+    /// <summary>Compute thread.</summary>
+    byte[] SaveState()
     {
-        var stream = new MemoryStream();
+        using var stream = new MemoryStream();
         TenantOptimizers.Save(_optimizer, stream);
-        return stream;
-    }
-
-    /// <summary>
-    /// Returns to checkpoint <paramref name="version"/>: its state is loaded, and every log entry after its
-    /// sequence (applied or still queued) is marked rolled back and never learned. A checkpoint whose file cannot be
-    /// used is rebuilt from an older one and the log between them (<see cref="CheckpointRestore"/>).
-    /// </summary>
-    public Task<TenantStatus> RollbackAsync(long version) => Enqueue(async () =>
-    {
-        CheckpointRecord checkpoint;
-        await using (var db = await _s.Db.CreateDbContextAsync())
-            checkpoint = await db.Checkpoints.AsNoTracking().SingleOrDefaultAsync(c => c.TenantId == TenantId && c.Version == version)
-                         ?? throw await NoCheckpointAsync(db, version);
-
-        var restored = await _restore.RestoreAsync(_model, version, CancellationToken.None);
-        if (!restored.Exact)
-        {
-            await _s.Compute.Run(restored.Dispose);
-            throw new FieldValidationException("version", $"checkpoint {version.ToString(CultureInfo.InvariantCulture)} of tenant '{TenantId}' cannot " +
-                "be restored: neither its file nor an older one it descends from loads, and log compaction deleted the examples that would rebuild it");
-        }
-        await _appendGate.WaitAsync();
-        try
-        {
-            try
-            {
-                await using var db = await _s.Db.CreateDbContextAsync();
-                await using var tx = await db.Database.BeginTransactionAsync();
-                await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence > checkpoint.LastAppliedSequence && !x.RolledBack)
-                    .ExecuteUpdateAsync(s => s.SetProperty(x => x.RolledBack, true).SetProperty(x => x.Applied, false).SetProperty(x => x.AppliedUtc, (DateTime?)null));
-                await db.Tenants.Where(t => t.TenantId == TenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.CheckpointVersion, version));
-                await TenantFreeze.DiscardAfterAsync(db, TenantId, version);
-                await tx.CommitAsync();
-            }
-            catch (Exception e) when (StorageFaults.IsStorageFault(e))
-            {
-                await _s.Compute.Run(restored.Dispose);
-                throw Unavailable("rollback", e, $"the rollback to checkpoint v{version.ToString(CultureInfo.InvariantCulture)} could not be recorded and did not happen");
-            }
-            catch
-            {
-                await _s.Compute.Run(restored.Dispose);
-                throw;
-            }
-            await AdoptAsync(restored, version);
-        }
-        finally
-        {
-            _appendGate.Release();
-        }
-        await CatchUpAsync(restored, CancellationToken.None);
-        _freeze.Monitor.Reset(checkpoint.LastAppliedSequence);
-        // Labels are never removed: a state from before an addition grows to them now (nothing after it is learned again).
-        await GrowDueAsync();
-        _s.Logger.LogInformation("Tenant {Tenant}: rolled back to checkpoint v{Version} (sequence {Sequence})", TenantId, version, checkpoint.LastAppliedSequence);
-        return Status;
-    });
-
-    async Task<FieldValidationException> NoCheckpointAsync(LoKODbContext db, long version)
-    {
-        var v = version.ToString(CultureInfo.InvariantCulture);
-        if (version >= _nextCheckpointVersion) return new FieldValidationException("version", $"tenant '{TenantId}' has no checkpoint {v}");
-        var kept = await db.Checkpoints.AsNoTracking().Where(c => c.TenantId == TenantId).OrderBy(c => c.Version).Select(c => c.Version).ToListAsync();
-        return new FieldValidationException("version",
-            $"checkpoint {v} of tenant '{TenantId}' was removed by log compaction (LoKO:RetainCheckpoints keeps the latest " +
-            $"{_s.Options.RetainCheckpoints.ToString(CultureInfo.InvariantCulture)}); it can roll back to {string.Join(", ", kept)}");
-    }
-
-    /// <summary>
-    /// A rollback or freeze: <paramref name="restored"/> replaces the tenant's state, the steps not yet learned are
-    /// dropped (the log after <paramref name="version"/> no longer counts) and <paramref name="version"/> is current.
-    /// </summary>
-    async Task AdoptAsync(RestoredState restored, long version)
-    {
-        await InstallAsync(restored);
-        _pending.Clear();
-        SignalRoom();
-        Interlocked.Exchange(ref _checkpointVersion, version);
+        return stream.ToArray();
     }
 }

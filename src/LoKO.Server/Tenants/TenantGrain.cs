@@ -41,9 +41,12 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var context = GrainContext;
         try
         {
-            _actor = await TenantActor.ActivateAsync(TenantId, services, cancellationToken);
+            _actor = await TenantActor.ActivateAsync(TenantId, services,
+                () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "fenced: a newer activation serves the tenant")),
+                cancellationToken);
         }
         catch (TenantNotFoundException)
         {
@@ -51,7 +54,6 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
             return;
         }
         this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
-        var context = GrainContext;
         resident.Admit(TenantId, this, _actor.ResidentBytes,
             () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "evicted: resident-tenant budget")),
             busy: () => _actor?.Status.QueueDepth > 0);

@@ -17,7 +17,7 @@ namespace LoKO.Server.Tenants;
 /// The operations both APIs expose, with their validation; the APIs only translate wire formats. Everything that
 /// reads or changes a tenant's adapter goes to its <see cref="ITenantGrain"/>.
 /// </summary>
-public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFactory grains, CheckpointFiles files,
+public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFactory grains, ICheckpointStore checkpoints,
                                   ModelRegistry models, TenantRateLimits rates, IOptions<LoKOOptions> options, ILogger<TenantService> logger)
 {
     public InputLimits Limits => options.Value.Limits;
@@ -75,13 +75,15 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         try
         {
             using var tensor = TorchSharp.torch.tensor(theta);
-            files.WriteAtomically(files.InitialPath(tenantId), s => SafetensorsCodec.Write(s, new Dictionary<string, TorchSharp.torch.Tensor> { ["theta"] = tensor }));
+            using var bytes = new MemoryStream();
+            SafetensorsCodec.Write(bytes, new Dictionary<string, TorchSharp.torch.Tensor> { ["theta"] = tensor });
+            await checkpoints.WriteInitialAsync(tenantId, bytes.ToArray());
         }
         catch
         {
             await using var context = await db.CreateDbContextAsync(CancellationToken.None);
             await context.Tenants.Where(t => t.TenantId == tenantId).ExecuteDeleteAsync(CancellationToken.None);
-            files.DeleteTenant(tenantId);
+            await checkpoints.DeleteTenantAsync(tenantId, CancellationToken.None);
             throw;
         }
     }
@@ -129,7 +131,7 @@ public sealed class TenantService(IDbContextFactory<LoKODbContext> db, IGrainFac
         // A request between the first stop and the row's deletion may have activated the tenant again; with the row
         // gone no later activation can start, so this second stop leaves nothing running on the deleted files.
         await StopForDeletionAsync(tenantId);
-        files.DeleteTenant(tenantId);
+        await checkpoints.DeleteTenantAsync(tenantId, CancellationToken.None);
     }
 
     async Task StopForDeletionAsync(string tenantId)

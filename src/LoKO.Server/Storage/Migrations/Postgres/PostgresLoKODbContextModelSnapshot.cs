@@ -22,6 +22,29 @@ namespace LoKO.Server.Storage.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("LoKO.Server.Storage.CheckpointBlobRecord", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasColumnType("text");
+
+                    b.Property<byte[]>("Data")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long?>("Version")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Name");
+
+                    b.HasIndex("TenantId", "Version");
+
+                    b.ToTable("checkpoint_blobs", (string)null);
+                });
+
             modelBuilder.Entity("LoKO.Server.Storage.CheckpointRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -301,6 +324,9 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                     b.Property<DateTime>("CreatedUtc")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<long>("Epoch")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("FilterJson")
                         .IsRequired()
                         .HasColumnType("text");
@@ -346,6 +372,15 @@ namespace LoKO.Server.Storage.Migrations.Postgres
                         .IsUnique();
 
                     b.ToTable("tenants", (string)null);
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.CheckpointBlobRecord", b =>
+                {
+                    b.HasOne("LoKO.Server.Storage.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.CheckpointRecord", b =>

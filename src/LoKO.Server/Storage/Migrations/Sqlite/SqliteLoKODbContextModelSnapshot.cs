@@ -17,6 +17,29 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("LoKO.Server.Storage.CheckpointBlobRecord", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("Data")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("Version")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Name");
+
+                    b.HasIndex("TenantId", "Version");
+
+                    b.ToTable("checkpoint_blobs", (string)null);
+                });
+
             modelBuilder.Entity("LoKO.Server.Storage.CheckpointRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -286,6 +309,9 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                     b.Property<DateTime>("CreatedUtc")
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("Epoch")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("FilterJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -331,6 +357,15 @@ namespace LoKO.Server.Storage.Migrations.Sqlite
                         .IsUnique();
 
                     b.ToTable("tenants", (string)null);
+                });
+
+            modelBuilder.Entity("LoKO.Server.Storage.CheckpointBlobRecord", b =>
+                {
+                    b.HasOne("LoKO.Server.Storage.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("LoKO.Server.Storage.CheckpointRecord", b =>

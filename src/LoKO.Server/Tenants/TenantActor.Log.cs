@@ -1,10 +1,12 @@
-using System.Globalization;
 using LoKO.Server.Storage;
 using Microsoft.EntityFrameworkCore;
 
 namespace LoKO.Server.Tenants;
 
-/// <summary>The actor's acknowledgement path: durable appends to the log, outside the loop, under their own gate.</summary>
+/// <summary>
+/// The log: durable appends (the acknowledgement path, outside the loop, under their own gate), idempotency keys,
+/// sequence numbers, and reading the log back for replay.
+/// </summary>
 public sealed partial class TenantActor
 {
     // A commit failed: it may have landed all the same (the error came with its acknowledgement), so the next append
@@ -24,11 +26,16 @@ public sealed partial class TenantActor
         try
         {
             if (_stop.IsCancellationRequested) throw new TenantNotFoundException(TenantId);
+            if (IsFenced) throw MovedOn();
             if (!waitForRoom && _pending.Count + examples.Count > _s.Options.MaxQueuedExamples)
                 throw new QueueFullException(TenantId, _s.Options.MaxQueuedExamples, RetryAfter());
             try
             {
                 return await AppendCoreAsync(examples, ct);
+            }
+            catch (TenantFencedException e)
+            {
+                throw Fenced(e);
             }
             catch (Exception e) when (StorageFaults.IsStorageFault(e))
             {
@@ -81,7 +88,13 @@ public sealed partial class TenantActor
         }
         Quotas.CheckLogRoom(TenantId, Interlocked.Read(ref _logEntries), queued.Count, LogRetryAfter());
         // Once the commit starts it finishes: an abandoned request must not leave the sequence counter unsure.
-        if (queued.Count > 0) await db.SaveChangesAsync(CancellationToken.None);
+        if (queued.Count > 0)
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(CancellationToken.None);
+            await TenantEpochs.CheckAsync(db, TenantId, _epoch);
+            await db.SaveChangesAsync(CancellationToken.None);
+            await tx.CommitAsync(CancellationToken.None);
+        }
         Interlocked.Exchange(ref _nextSequence, next);
         Interlocked.Add(ref _logEntries, queued.Count);
         // A frozen tenant logs and acknowledges, but learns nothing until resumed (its resume replays the log).
@@ -111,16 +124,6 @@ public sealed partial class TenantActor
         _appendUncertain = false;
     }
 
-    /// <summary>A write the store refused: counted, logged with its cause, and answered 503 / UNAVAILABLE with Retry-After.</summary>
-    StorageUnavailableException Unavailable(string operation, Exception cause, string what)
-    {
-        _s.Metrics.StorageFailed(_gauges, operation);
-        _s.Logger.LogWarning(cause, "Tenant {Tenant}: {What}", TenantId, what);
-        var retry = TimeSpan.FromSeconds(_s.Options.StorageRetrySeconds);
-        return new StorageUnavailableException($"tenant '{TenantId}': {what}: the metadata store or data directory refused the write; " +
-                                               $"retry in {Math.Ceiling(retry.TotalSeconds).ToString(CultureInfo.InvariantCulture)} s", retry);
-    }
-
     async Task WaitForRoomAsync(int count, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(_s.Options.QueueWaitSeconds);
@@ -137,7 +140,19 @@ public sealed partial class TenantActor
 
     TimeSpan RetryAfter() => TimeSpan.FromSeconds(Math.Clamp(_pending.Count / 50.0, 1, 60));
 
-    void SignalRoom() => Interlocked.Exchange(ref _room, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    /// <summary>Queues the log entries after <paramref name="afterSequence"/> (never rolled back ones), in order.</summary>
+    async Task QueueReplayAsync(long afterSequence, CancellationToken ct)
+    {
+        foreach (var step in await ReadLogAsync(afterSequence, long.MaxValue, ct)) _pending.Enqueue(step);
+    }
 
-    void Wake() => _wake.Writer.TryWrite(true);
+    async Task<List<PendingStep>> ReadLogAsync(long afterSequence, long throughSequence, CancellationToken ct)
+    {
+        await using var db = await _s.Db.CreateDbContextAsync(ct);
+        var entries = await db.Examples.AsNoTracking()
+            .Where(x => x.TenantId == TenantId && x.Sequence > afterSequence && x.Sequence <= throughSequence && !x.RolledBack)
+            .OrderBy(x => x.Sequence)
+            .ToListAsync(ct);
+        return entries.ConvertAll(PendingStep.Of);
+    }
 }
