@@ -1,3 +1,4 @@
+using LoKO.Server.Tests.Fixtures;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -201,16 +202,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             return new ChildServer(process);
         }
 
-        public async Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, string? key, object? json = null)
-        {
-            using var request = new HttpRequestMessage(method, path);
-            if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-            if (json is not null) request.Content = JsonContent.Create(json);
-            var response = await _http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            var body = text.TrimStart().StartsWith('{') ? JsonDocument.Parse(text).RootElement.Clone() : default;
-            return (response, body);
-        }
+        public Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, string? key, object? json = null) =>
+            JsonRequests.SendAsync(_http, method, path, key, json);
 
         public async Task<JsonElement> TenantAsync(string key)
         {

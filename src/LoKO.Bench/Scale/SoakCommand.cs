@@ -13,11 +13,6 @@ public static class SoakCommand
     public const string Usage = "soak --minutes M [--tenants 8] [--interval 10 (s)] [--max-slope 1 (MiB/min)] [--max-resident 0] [--threads 1] "
                                 + "[--server PATH] [--work DIR (keeps the data directory)] [--out DIR (default artifacts/soak)]";
     static readonly string[] Labels = ["computers", "science"];
-    static readonly JsonSerializerOptions Json = new(Online.Format.Json)
-    {
-        Converters = { new ThreeDecimals() },
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
 
     public static int Run(BenchArgs args)
     {
@@ -55,7 +50,7 @@ public static class SoakCommand
         var md = Markdown(report);
         File.WriteAllText(Path.Combine(outDir, "report.md"), md);
         Console.Error.Write(md);
-        Emit(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, Json));
+        Emit(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, ReportJson.Options));
         return report.Passed ? 0 : 1;
     }
 

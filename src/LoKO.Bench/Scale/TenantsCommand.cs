@@ -13,11 +13,6 @@ public static class TenantsCommand
     public const string Usage = "tenants --count N [--examples 2] [--budget-mb 512] [--cold-samples 100] [--concurrency 4] [--threads 1] [--seed 1] "
                                 + "[--server PATH] [--work DIR (keeps the data directory)] [--out DIR (default artifacts/tenants)]";
     static readonly string[] Labels = ["computers", "science"];
-    static readonly JsonSerializerOptions Json = new(Online.Format.Json)
-    {
-        Converters = { new ThreeDecimals() },
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
 
     public static int Run(BenchArgs args)
     {
@@ -59,7 +54,7 @@ public static class TenantsCommand
         File.WriteAllText(Path.Combine(outDir, "report.md"), Markdown(report));
         Console.Error.Write(Markdown(report));
         Console.Error.WriteLine($"tenants: report in {Path.GetFullPath(outDir)}");
-        Emit(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, Json));
+        Emit(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, ReportJson.Options));
         return report.Passed ? 0 : 1;
     }
 

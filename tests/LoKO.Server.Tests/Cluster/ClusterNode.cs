@@ -1,3 +1,4 @@
+using LoKO.Server.Tests.Fixtures;
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -68,16 +69,8 @@ public sealed partial class ClusterNode : IAsyncDisposable
         if (ActivatedLine().Match(line) is { Success: true } m) _activations[m.Groups[1].Value] = long.Parse(m.Groups[2].Value);
     }
 
-    public async Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, string? key, object? json = null)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        if (json is not null) request.Content = JsonContent.Create(json);
-        var response = await _http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        var body = text.TrimStart().StartsWith('{') ? JsonDocument.Parse(text).RootElement.Clone() : default;
-        return (response, body);
-    }
+    public Task<(HttpResponseMessage Response, JsonElement Body)> SendAsync(HttpMethod method, string path, string? key, object? json = null) =>
+        JsonRequests.SendAsync(_http, method, path, key, json);
 
     public async Task<float[]> ThetaAsync(string tenantId)
     {
