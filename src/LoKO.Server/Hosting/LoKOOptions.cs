@@ -51,7 +51,8 @@ public sealed class LoKOOptions
     public bool CheckpointOnShutdown { get; set; } = true;
     /// <summary>
     /// Memory the tenants resident on one server may hold, MiB, estimated from their parameter counts (θ, p and
-    /// optimizer state, 4 bytes each, plus R). Past it the least recently used tenants are checkpointed and unloaded.
+    /// optimizer state, 4 bytes each, plus R and a shared head's Σ: <see cref="Tenants.TenantFootprint"/>). Past it the
+    /// least recently used tenants are checkpointed and unloaded.
     /// </summary>
     public double ResidentTenantBudgetMB { get; set; } = 4096;
     /// <summary>Most tenants resident on one server at once; 0 = bounded by the memory budget only.</summary>
