@@ -28,7 +28,10 @@ for silos in $counts; do
     pids+=($!)
   done
   for ((i = 0; i < silos; i++)); do
-    until curl -sf "http://127.0.0.1:$((5600 + i))/readyz" >/dev/null; do sleep 1; done
+    until curl -sf "http://127.0.0.1:$((5600 + i))/readyz" >/dev/null; do
+      kill -0 "${pids[$i]}" 2>/dev/null || { echo "node$i exited: see $out/$silos/node$i.log" >&2; exit 1; }
+      sleep 1
+    done
   done
   dotnet "$bench" load --target http://127.0.0.1:5600 --grpc http://127.0.0.1:5700 --admin-key $admin --tenants 8 \
     --examples "$examples" --predicts 20 --bare-steps 10 --max-tokens 32 --threads 1 --out "$out/$silos/report" 2>"$out/$silos/bench.log"
