@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace LoKO.Server.Storage;
 
@@ -30,16 +31,46 @@ public static class MetadataStore
     }
 
     /// <summary>
-    /// Applies the provider's migrations (creating a missing PostgreSQL database; concurrent nodes wait on EF's
-    /// migration lock). SQLite's file is switched to WAL, a persistent property of the file.
+    /// Applies the provider's migrations (creating a missing PostgreSQL database). SQLite's file is switched to WAL,
+    /// a persistent property of the file.
     /// </summary>
     public static void Migrate(IServiceProvider services, ILogger logger)
     {
         using var db = services.GetRequiredService<IDbContextFactory<LoKODbContext>>().CreateDbContext();
-        db.Database.Migrate();
+        if (db.Database.IsNpgsql()) MigrateAlone(db);
+        else db.Database.Migrate();
         if (db.Database.IsSqlite()) db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
         var connection = db.Database.GetDbConnection();
         logger.LogInformation("Metadata store ready: {Provider} at {Source} (database {Database})",
             db.Database.ProviderName, connection.DataSource, connection.Database);
     }
+
+    /// <summary>
+    /// Nodes started together race on creating the database and on EF's history table (a duplicate-object error
+    /// fails all but one start), so each migrates under one server-wide advisory lock. The lock is taken in the
+    /// maintenance database, the one Npgsql creates missing databases from, since the target may not exist yet.
+    /// </summary>
+    static void MigrateAlone(LoKODbContext db)
+    {
+        var target = new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString());
+        var maintenance = new NpgsqlConnectionStringBuilder(target.ConnectionString) { Database = "postgres", Pooling = false };
+        using var connection = new NpgsqlConnection(maintenance.ConnectionString);
+        connection.Open();
+        using (var take = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
+        {
+            take.Parameters.AddWithValue("key", MigrationLockKey);
+            take.CommandTimeout = 0;
+            take.ExecuteNonQuery();
+        }
+        try { db.Database.Migrate(); }
+        finally
+        {
+            using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", connection);
+            release.Parameters.AddWithValue("key", MigrationLockKey);
+            release.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>The advisory lock's key: "LoKOmigr" as a big-endian 64-bit integer.</summary>
+    const long MigrationLockKey = 0x4C6F4B4F6D696772;
 }

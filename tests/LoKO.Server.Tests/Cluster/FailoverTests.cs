@@ -35,7 +35,8 @@ public sealed class FailoverTests(PostgresDatabase database, ITestOutputHelper o
             .. database.ServerArgs, "--LoKO:Orleans:Clustering=postgres", "--LoKO:Orleans:AdvertisedAddress=127.0.0.1",
             $"--LoKO:Orleans:ClusterId={cluster}",
         ];
-        for (int n = 0; n < Nodes; n++) _nodes.Add(await ClusterNode.StartAsync($"node{n}", NewDirectory(), settings));
+        // Started together, as an orchestrator starts replicas: their migrations of the one database must not race.
+        _nodes.AddRange(await Task.WhenAll(Enumerable.Range(0, Nodes).Select(n => ClusterNode.StartAsync($"node{n}", NewDirectory(), settings))));
         await WaitForMembersAsync(cluster, Nodes);
 
         for (int t = 0; t < Tenants; t++)
