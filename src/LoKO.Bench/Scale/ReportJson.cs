@@ -4,7 +4,7 @@ using LoKO.Bench.Load;
 
 namespace LoKO.Bench.Scale;
 
-/// <summary>How the scale commands write report.json: three decimals, and NaN where a figure has no value.</summary>
+/// <summary>How the scale commands write report.json: three decimals, and null where a figure has no value.</summary>
 static class ReportJson
 {
     public static readonly JsonSerializerOptions Options = new(Online.Format.Json)

@@ -45,6 +45,7 @@ public static class SoakCommand
         }
         finally
         {
+            ScaleServer.KeepLog(work, outDir);
             if (keep is null && Directory.Exists(work)) Directory.Delete(work, recursive: true);
         }
         var md = Markdown(report);

@@ -49,6 +49,7 @@ public static class TenantsCommand
         }
         finally
         {
+            ScaleServer.KeepLog(work, outDir);
             if (keep is null && Directory.Exists(work)) Directory.Delete(work, recursive: true);
         }
         File.WriteAllText(Path.Combine(outDir, "report.md"), Markdown(report));
