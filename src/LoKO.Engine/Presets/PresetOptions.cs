@@ -12,4 +12,7 @@ public sealed record PresetOptions
     public int ImageSize { get; init; } = 224;
 
     public Device? Device { get; init; }
+
+    /// <summary>Draw the graph's weights from this seed instead of reading them (<see cref="Onnx.WeightlessInitializers"/>); a stripped file's own seed when unset.</summary>
+    public long? WeightSeed { get; init; }
 }
