@@ -71,7 +71,7 @@ public static class ModelPresets
         return new BaseModel(MiniLmL6, graph, new TextInputEncoder(tokenizer), new MaskedMeanPooling("last_hidden_state"),
             featureDim: 384,
             defaultTargets: ["encoder.layer.*.attention.self.query", "encoder.layer.*.attention.self.value"],
-            options.Device);
+            options.Device, options.Fuse);
     }
 
     /// <summary>BERT-base's size on minilm-l6's tokenizer, weights drawn from a seed: as minilm-l6, mean-pooled, LoRA on query and value.</summary>
@@ -91,7 +91,7 @@ public static class ModelPresets
         return new BaseModel(SyntheticBertBase, graph, new TextInputEncoder(tokenizer), new MaskedMeanPooling("last_hidden_state"),
             featureDim: spec.Hidden,
             defaultTargets: ["encoder.layer.*.attention.self.query", "encoder.layer.*.attention.self.value"],
-            options.Device);
+            options.Device, options.Fuse);
     }
 
     /// <summary>
@@ -111,7 +111,7 @@ public static class ModelPresets
 
         var input = graph.Inputs[0].Name;
         var model = new BaseModel(ResNet18, graph, new ImageInputEncoder(input, options.ImageSize, normalisation),
-            new GlobalAveragePooling(pool.Inputs[0]), featureDim: width, defaultTargets: lastStage, options.Device);
+            new GlobalAveragePooling(pool.Inputs[0]), featureDim: width, defaultTargets: lastStage, options.Device, options.Fuse);
         // The export pins [1, 3, 224, 224]; batch and spatial size are free in every op up to the feature node.
         model.Executor.RelaxInputDims(input, 0, 2, 3);
         return model;
