@@ -37,7 +37,7 @@ if [[ -x "$here/app/loko-bench" ]]; then
   app="$here/app"
   bench() { "$app/loko-bench" "$@"; }
   server_dir="$app"
-  server() { "$app/LoKO.Server" "$@"; }
+  server_cmd=("$app/LoKO.Server")
   export LOKO_MODEL_ASSETS="${LOKO_MODEL_ASSETS:-$here/models}"
   export LOKO_DATA_DIR="${LOKO_DATA_DIR:-$here/data}"
 else
@@ -54,7 +54,7 @@ else
   app="$(dirname "$bench_dll")"
   bench() { dotnet "$bench_dll" "$@"; }
   server_dir="$(dirname "$server_dll")"
-  server() { dotnet "$server_dll" "$@"; }
+  server_cmd=(dotnet "$server_dll")
 fi
 
 # The LibTorch to run on.
@@ -153,7 +153,8 @@ free_port() {
 }
 rest="$(free_port)"; chosen+=("$rest"); grpc="$(free_port)"; chosen+=("$grpc")
 silo="$(free_port)"; chosen+=("$silo"); gateway="$(free_port)"; chosen+=("$gateway")
-(cd "$server_dir" && server --urls "http://127.0.0.1:$rest" "--LoKO:GrpcUrl=http://127.0.0.1:$grpc" \
+# exec: the server is the process the trap stops (it must not outlive the check holding inherited descriptors).
+(cd "$server_dir" && exec "${server_cmd[@]}" --urls "http://127.0.0.1:$rest" "--LoKO:GrpcUrl=http://127.0.0.1:$grpc" \
   "--LoKO:DataDirectory=$data/data" "--LoKO:AdminKey=$admin_key" "--LoKO:Device=$device" \
   "--LoKO:Orleans:SiloPort=$silo" "--LoKO:Orleans:GatewayPort=$gateway" "--Logging:LogLevel:Default=Warning") >"$out/server.log" 2>&1 &
 server_pid=$!
