@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LoKO.Bench;
+using LoKO.Bench.Agreement;
 using LoKO.Bench.Chaos;
 using LoKO.Bench.Load;
 using LoKO.Bench.Online;
@@ -47,6 +48,10 @@ try
             return AccuracyCommand.Run(options);
         case "speed":
             return SpeedCommand.Run(options);
+        case "agree":
+            return AgreeCommand.Run(options);
+        case "strip":
+            return StripCommand.Run(options);
         case "sweep":
             return SweepCommand.Run(options);
         case "load":
@@ -61,7 +66,7 @@ try
             return SoakCommand.Run(options);
         default:
             Console.Error.WriteLine("usage: loko-bench <command> [options]");
-            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, TenantsCommand.Usage, SoakCommand.Usage })
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, AgreeCommand.Usage, StripCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, TenantsCommand.Usage, SoakCommand.Usage })
                 Console.Error.WriteLine("  " + usage);
             return command is "help" or "--help" ? 0 : 2;
     }

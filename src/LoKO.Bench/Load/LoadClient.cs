@@ -36,13 +36,24 @@ sealed class LoadClient : IDisposable
 
     static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
-    public async Task RequireReadyAsync()
+    /// <summary>Fails unless /readyz answers; gives the device the server says it serves on (null from a server that does not say).</summary>
+    public async Task<string?> RequireReadyAsync()
     {
         try
         {
             using var response = await _http.GetAsync("/readyz");
             if (!response.IsSuccessStatusCode)
                 throw new LoadFailure($"the server at {_rest} is not ready: GET /readyz answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            var body = await response.Content.ReadAsStringAsync();
+            try
+            {
+                using var json = System.Text.Json.JsonDocument.Parse(body);
+                return json.RootElement.TryGetProperty("device", out var device) ? device.GetString() : null;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return null;
+            }
         }
         catch (HttpRequestException e)
         {

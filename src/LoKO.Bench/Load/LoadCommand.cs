@@ -17,7 +17,7 @@ namespace LoKO.Bench.Load;
 /// </summary>
 public static class LoadCommand
 {
-    public const string Usage = "load --target http://HOST:REST_PORT --grpc http://HOST:GRPC_PORT --admin-key KEY [--tenants 1,8] [--examples N] [--in-flight K] [--predicts 200] [--bare-steps 50] [--max-tokens 128] [--threads N] [--out DIR]";
+    public const string Usage = "load --target http://HOST:REST_PORT --grpc http://HOST:GRPC_PORT --admin-key KEY [--tenants 1,8] [--examples N] [--in-flight K] [--predicts 200] [--bare-steps 50] [--max-tokens 128] [--threads N] [--device D] [--out DIR]";
     const string Preset = ModelPresets.MiniLmL6;
     const string Optimizer = "loko";
     static readonly string[] Labels = ["computers", "science"];
@@ -25,7 +25,8 @@ public static class LoadCommand
 
     public static int Run(BenchArgs args)
     {
-        args.Allow("target", "grpc", "admin-key", "tenants", "examples", "in-flight", "predicts", "bare-steps", "max-tokens", "threads", "out");
+        args.Allow("target", "grpc", "admin-key", "tenants", "examples", "in-flight", "predicts", "bare-steps", "max-tokens", "threads", "out", "device");
+        var device = Devices.Resolve(args);
         Threads.Apply(args);
         var rest = Address(args, "target");
         var grpc = Address(args, "grpc");
@@ -58,7 +59,7 @@ public static class LoadCommand
         }
 
         Console.Error.WriteLine($"load: bare LoKO step in-process, {get_num_threads()} threads, {StepTimer.WarmupSteps} warm-up + {bareSteps} timed steps");
-        using var model = ModelPresets.Load(Preset, new PresetOptions { MaxTokens = maxTokens });
+        using var model = ModelPresets.Load(Preset, new PresetOptions { MaxTokens = maxTokens, Device = device.Device });
         var stepExamples = Cycle(texts, 0, StepTimer.Needed(bareSteps, 1))
             .Select(t => ((ModelInput)new TextInput(t.Text), Array.IndexOf(Labels, t.Label))).ToList();
         double bareMs = StepTimer.MeanMs(model, stepExamples, Labels.Length, 1, bareSteps, [adapter => new OptimizerSpec("loko", null).Create(adapter)])[0];
@@ -66,17 +67,21 @@ public static class LoadCommand
 
         double? perExampleMs = service.Runs.FirstOrDefault(r => r.Tenants == 1) is { } single ? 1000 / single.AppliedPerSecond : null;
         var figures = new LoadFigures(Preset, Labels, Optimizer, n, inFlight, maxTokens, get_num_threads(), service.Runs, predicts,
-            service.PredictP50Ms, service.PredictP99Ms, service.Cold, bareMs, perExampleMs, perExampleMs - bareMs, perExampleMs / bareMs);
+            service.PredictP50Ms, service.PredictP99Ms, service.Cold, bareMs, perExampleMs, perExampleMs - bareMs, perExampleMs / bareMs)
+        {
+            ServerDevice = service.Device,
+            BareDevice = device.Name,
+        };
         LoadReport.Write(outDir, figures, rest, grpc);
         Console.Error.WriteLine($"load: report in {Path.GetFullPath(outDir)}");
         return 0;
     }
 
-    sealed record Service(IReadOnlyList<LearnResult> Runs, double PredictP50Ms, double PredictP99Ms, ColdStart Cold);
+    sealed record Service(IReadOnlyList<LearnResult> Runs, double PredictP50Ms, double PredictP99Ms, ColdStart Cold, string? Device);
 
     static async Task<Service> MeasureServiceAsync(LoadClient client, IReadOnlyList<int> counts, int n, int? inFlight, int predicts, IReadOnlyList<LabeledText> texts)
     {
-        await client.RequireReadyAsync();
+        var serverDevice = await client.RequireReadyAsync();
         // Unique per invocation, so the command can run again against the same server.
         var run = $"load-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(10000):D4}";
         var cold = await MeasureColdAsync(client, run, texts[0].Text);
@@ -97,7 +102,7 @@ public static class LoadCommand
             predict ??= await MeasurePredictAsync(client, tenants[0], predicts, texts);
             foreach (var t in tenants) await client.DeleteTenantAsync(t);
         }
-        return new Service(runs, predict!.Value.P50, predict.Value.P99, cold);
+        return new Service(runs, predict!.Value.P50, predict.Value.P99, cold, serverDevice);
     }
 
     static async Task<ColdStart> MeasureColdAsync(LoadClient client, string run, string text)

@@ -17,4 +17,9 @@ sealed record LoadFigures(
     double BareStepMs,
     double? ServicePerExampleMs,
     double? OverheadMs,
-    double? OverheadRatio);
+    double? OverheadRatio)
+{
+    /// <summary>The device the server said it serves on (/readyz), and the one the bare step ran on.</summary>
+    public string? ServerDevice { get; init; }
+    public string BareDevice { get; init; } = "cpu";
+}

@@ -16,24 +16,22 @@ namespace LoKO.Bench.Online;
 /// </summary>
 public static class SpeedCommand
 {
-    public const string Usage = "speed --preset minilm-l6|resnet18 [--classes C] [--batch b] [--steps N] [--image-size 64] [--max-tokens 64] [--threads N]";
+    public const string Usage = "speed --preset minilm-l6|resnet18|synthetic-bert-base [--classes C] [--batch b] [--steps N] [--image-size 64] [--max-tokens 64] [--threads N] [--device cpu|cuda|cuda:N|auto]";
 
     public static int Run(BenchArgs args)
     {
-        args.Allow("preset", "classes", "batch", "steps", "image-size", "max-tokens", "threads");
+        args.Allow("preset", "classes", "batch", "steps", "image-size", "max-tokens", "threads", "device");
+        var device = Devices.Resolve(args);
         Threads.Apply(args);
-        var preset = args.String("preset") ?? throw new ArgumentException("--preset is required (minilm-l6|resnet18)");
+        var preset = args.String("preset") ?? throw new ArgumentException("--preset is required (minilm-l6|resnet18|synthetic-bert-base)");
         int classes = args.Int("classes", 2), batch = args.Int("batch", 1), steps = args.Int("steps", 20);
         if (classes < 2) throw new ArgumentException("--classes must be at least 2");
-        var options = new PresetOptions { ImageSize = args.Int("image-size", 64), MaxTokens = args.Int("max-tokens", 64) };
+        var options = new PresetOptions { ImageSize = args.Int("image-size", 64), MaxTokens = args.Int("max-tokens", 64), Device = device.Device };
         int needed = StepTimer.Needed(steps, batch);
-        var modality = Tasks.TaskData.ModalityOf(preset);
-        var examples = modality == Modality.Text
-            ? StreamOrder.Shuffle(FortuneCorpus.Load(), 7).Select((f, i) => ((ModelInput)new TextInput(f.Text), i % classes)).ToList()
-            : StreamOrder.Shuffle(MnistDigits.Load(), 7).Select(d => ((ModelInput)new ImageInput(RgbImage.FromPixels(d.Pixels, MnistDigits.Side, MnistDigits.Side)), d.Label % classes)).ToList();
+        var examples = BenchExamples.For(preset, classes);
         if (examples.Count < needed) throw new ArgumentException($"--steps × --batch needs {needed} examples; the data has {examples.Count}");
 
-        Console.Error.WriteLine($"speed: {preset}, {classes} classes, batch {batch}, {get_num_threads()} threads, {StepTimer.WarmupSteps} warm-up + {steps} timed steps each for loko ({LokoVariants.Default}), loko paper and adamw");
+        Console.Error.WriteLine($"speed: {preset} on {device.Name}, {classes} classes, batch {batch}, {get_num_threads()} threads, {StepTimer.WarmupSteps} warm-up + {steps} timed steps each for loko ({LokoVariants.Default}), loko paper and adamw");
         using var model = ModelPresets.Load(preset, options);
         var ms = StepTimer.MeanMs(model, examples, classes, batch, steps,
             [adapter => new OptimizerSpec("loko", null).Create(adapter), adapter => new OptimizerSpec("loko", null, LokoOptions.Paper).Create(adapter),
@@ -43,6 +41,7 @@ public static class SpeedCommand
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             preset,
+            device = device.Name,
             classes,
             batch,
             variant = LokoVariants.Default,

@@ -38,7 +38,7 @@ static class StepTimer
                 for (int o = 0; o < running.Count; o++)
                 {
                     var adapter = adapters[o];
-                    double ms = Time(() => running[o].Step(model.Pass(inputs, adapter), targets));
+                    double ms = Time(model, () => running[o].Step(model.Pass(inputs, adapter), targets));
                     if (s >= WarmupSteps) total[o] += ms;
                 }
             }
@@ -51,10 +51,12 @@ static class StepTimer
         }
     }
 
-    static double Time(Func<StepOutcome> step)
+    static double Time(BaseModel model, Func<StepOutcome> step)
     {
         var clock = Stopwatch.StartNew();
         using var outcome = step();
+        // A step's last kernels may still run on an accelerator when it returns.
+        if (model.Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(model.Device);
         clock.Stop();
         if (outcome.Status == StepStatus.Rejected) Console.Error.WriteLine($"  step rejected: {outcome.Reason}");
         return clock.Elapsed.TotalMilliseconds;

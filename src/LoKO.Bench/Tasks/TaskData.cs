@@ -41,9 +41,9 @@ public sealed record TaskData(
     /// <summary>What each preset takes, known without loading it.</summary>
     public static Modality ModalityOf(string preset) => preset switch
     {
-        ModelPresets.MiniLmL6 => Modality.Text,
+        ModelPresets.MiniLmL6 or ModelPresets.SyntheticBertBase => Modality.Text,
         ModelPresets.ResNet18 => Modality.Image,
-        _ => throw new ArgumentException($"unknown preset '{preset}'; known presets: {string.Join(", ", ModelPresets.Names)}"),
+        _ => throw new ArgumentException($"unknown preset '{preset}'; known presets: {string.Join(", ", ModelPresets.AllNames)}"),
     };
 
     public static TaskData Load(TaskSettings s)

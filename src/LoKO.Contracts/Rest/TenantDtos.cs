@@ -111,6 +111,8 @@ public sealed record TenantResponse
     public required string Optimizer { get; init; }
     public required LoraSettings Lora { get; init; }
     public FilterSettings? Filter { get; init; }
+    /// <summary>The device the tenant's steps and predictions run on: "cpu" or "cuda:N".</summary>
+    public string Device { get; init; } = "cpu";
     public long ExamplesAccepted { get; init; }
     public long ExamplesApplied { get; init; }
     public long ExamplesRejected { get; init; }

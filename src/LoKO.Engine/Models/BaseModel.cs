@@ -12,14 +12,14 @@ namespace LoKO.Engine.Models;
 public sealed class BaseModel : IDisposable
 {
     public BaseModel(string name, OnnxGraph graph, IInputEncoder encoder, IFeaturePooling pooling, long featureDim,
-                     IReadOnlyList<string> defaultTargets, Device? device = null)
+                     IReadOnlyList<string> defaultTargets, Device? device = null, bool fuse = true)
     {
         Name = name;
         Graph = graph;
         Encoder = encoder;
         Pooling = pooling;
         FeatureDim = featureDim;
-        Executor = new GraphExecutor(graph, device);
+        Executor = new GraphExecutor(graph, device, fuse);
         Sites = LoraSiteFinder.Find(graph);
         DefaultTargets = defaultTargets;
     }

@@ -13,8 +13,9 @@ namespace LoKO.Engine.Onnx;
 public sealed class OnnxGraph : IDisposable
 {
     OnnxGraph(string name, long opset, List<OnnxNode> nodes, Dictionary<string, Tensor> initializers,
-              List<GraphValue> inputs, List<GraphValue> outputs)
+              List<GraphValue> inputs, List<GraphValue> outputs, long? weightSeed)
     {
+        WeightSeed = weightSeed;
         Name = name;
         Opset = opset;
         Nodes = nodes;
@@ -31,15 +32,21 @@ public sealed class OnnxGraph : IDisposable
     /// <summary>Inputs the caller must feed (graph inputs that are not initializers).</summary>
     public IReadOnlyList<GraphValue> Inputs { get; }
     public IReadOnlyList<GraphValue> Outputs { get; }
+    /// <summary>Set when the weights were drawn from this seed (<see cref="WeightlessInitializers"/>), not read from the file.</summary>
+    public long? WeightSeed { get; }
 
-    public static OnnxGraph Load(string path, string? name = null)
+    /// <param name="weightSeed">Draw the weights from this seed instead of reading them; a stripped file's own seed is used when null.</param>
+    public static OnnxGraph Load(string path, string? name = null, long? weightSeed = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"ONNX model file not found: {path}", path);
         using var stream = File.OpenRead(path);
-        return Load(stream, name ?? Path.GetFileNameWithoutExtension(path));
+        return Load(stream, name ?? Path.GetFileNameWithoutExtension(path), weightSeed);
     }
 
-    public static OnnxGraph Load(Stream stream, string name)
+    public static OnnxGraph Load(Stream stream, string name, long? weightSeed = null) => FromProto(Parse(stream, name), name, weightSeed);
+
+    /// <summary>The file's protobuf, or an <see cref="OnnxModelException"/> for one that is not a model.</summary>
+    public static ModelProto Parse(Stream stream, string name)
     {
         ModelProto model;
         try
@@ -50,10 +57,10 @@ public sealed class OnnxGraph : IDisposable
         {
             throw new OnnxModelException($"'{name}' is not a valid ONNX model file (truncated or corrupt): {e.Message}", e);
         }
-        return FromProto(model, name);
+        return model;
     }
 
-    public static OnnxGraph FromProto(ModelProto model, string name)
+    public static OnnxGraph FromProto(ModelProto model, string name, long? weightSeed = null)
     {
         var graph = model.Graph;
         if (graph is null || graph.Node.Count == 0)
@@ -62,12 +69,16 @@ public sealed class OnnxGraph : IDisposable
         // IR version 3 files without an opset import predate opset versioning; treat as opset 1.
         long opset = opsetImport?.Version ?? 1;
 
+        weightSeed ??= WeightlessInitializers.SeedOf(model);
         var initializers = new Dictionary<string, Tensor>();
         try
         {
+            var drawn = weightSeed is { } seed ? WeightlessInitializers.Draw(graph, seed) : null;
             foreach (var init in graph.Initializer)
                 // Initializers live as long as the graph, whatever dispose scope the caller loads it in.
-                initializers[init.Name] = TensorProtoConverter.ToTensor(init, $"initializer '{init.Name}'").DetachFromDisposeScope();
+                initializers[init.Name] = drawn is not null && drawn.Remove(init.Name, out var t)
+                    ? t
+                    : TensorProtoConverter.ToTensor(init, $"initializer '{init.Name}'").DetachFromDisposeScope();
 
             var nodes = new List<OnnxNode>();
             foreach (var proto in graph.Node)
@@ -94,7 +105,7 @@ public sealed class OnnxGraph : IDisposable
             foreach (var o in outputs)
                 if (!initializers.ContainsKey(o.Name) && !sorted.Any(n => n.Outputs.Contains(o.Name)))
                     throw new OnnxModelException($"'{name}': graph output '{o.Name}' is not produced by any node");
-            return new OnnxGraph(name, opset, sorted, initializers, inputs, outputs);
+            return new OnnxGraph(name, opset, sorted, initializers, inputs, outputs, weightSeed);
         }
         catch
         {

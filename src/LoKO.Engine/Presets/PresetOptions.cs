@@ -12,4 +12,10 @@ public sealed record PresetOptions
     public int ImageSize { get; init; } = 224;
 
     public Device? Device { get; init; }
+
+    /// <summary>Draw the graph's weights from this seed instead of reading them (<see cref="Onnx.WeightlessInitializers"/>); a stripped file's own seed when unset.</summary>
+    public long? WeightSeed { get; init; }
+
+    /// <summary>Run recognised op patterns fused (the default); off runs every node as itself, the reference fused runs are checked against.</summary>
+    public bool Fuse { get; init; } = true;
 }

@@ -18,6 +18,14 @@ public sealed class LoKOOptions
     /// <summary>The HTTP/2-only endpoint that serves gRPC (REST is served on the addresses `--urls` sets).</summary>
     public string GrpcUrl { get; set; } = "http://localhost:5001";
 
+    /// <summary>Where the engine computes: cpu (default), cuda, cuda:N, or auto (CUDA when it initialises, else the CPU, logged).</summary>
+    public string Device { get; set; } = "cpu";
+    /// <summary>
+    /// A folder holding an existing LibTorch (e.g. a PyTorch installation's torch/lib) loaded before the first torch
+    /// call instead of the packaged CPU one; unset: the LOKO_LIBTORCH_DIR environment variable, if set.
+    /// </summary>
+    public string? LibTorchDirectory { get; set; }
+
     /// <summary>Dedicated threads that run every TorchSharp computation.</summary>
     public int ComputeThreads { get; set; } = 1;
     /// <summary>LibTorch intra-op threads (process-wide); 0 leaves LibTorch's default.</summary>

@@ -22,7 +22,7 @@ public static class LoKOServer
 {
     public const string DefaultUrls = "http://localhost:5000";
 
-    /// <summary>Throws <see cref="InvalidSettingException"/> when a model of LoKO:Models cannot be served.</summary>
+    /// <summary>Throws <see cref="InvalidSettingException"/> when a model of LoKO:Models or the device cannot be served.</summary>
     public static WebApplication Build(string[] args)
     {
         // Content root = the output folder, so appsettings.json is found whatever the working directory;
@@ -32,6 +32,9 @@ public static class LoKOServer
         builder.Services.Configure<LoKOOptions>(section);
         var options = section.Get<LoKOOptions>() ?? new LoKOOptions();
         SiloClustering.Validate(options);
+        // Before anything else touches torch: a LibTorch folder must load first, and CUDA asked for must be there.
+        var device = Compute.ServingDevice.Resolve(options);
+        builder.Services.AddSingleton(device);
 
         // Kestrel without TLS cannot offer HTTP/1.1 and HTTP/2 on one endpoint (it silently serves 1.1 only):
         // REST on the --urls addresses (HTTP/1.1), gRPC on its own HTTP/2-only endpoint.
@@ -88,6 +91,10 @@ public static class LoKOServer
             ((IDisposable)app).Dispose();
             throw;
         }
+        if (device.FallBack is { } reason)
+            app.Logger.LogWarning("LoKO:Device=auto: computing on the CPU, {Reason}", reason);
+        app.Logger.LogInformation("Computing on {Device}{LibTorch}", device.Name,
+            Engine.Platform.LibTorchLoader.Loaded is { } lib ? $" with the LibTorch of {lib}" : "");
         MetadataStore.Migrate(app.Services, app.Logger);
         Tenants.TenantFreeze.SeedMetrics(app.Services);
         // Create the admin key (or generate it into the data dir) at startup, not on the first request.
@@ -100,7 +107,7 @@ public static class LoKOServer
         app.UseSwagger();
         app.UseSwaggerUI();
         app.MapHealthChecks("/healthz", new() { Predicate = _ => false });
-        app.MapHealthChecks("/readyz", new() { Predicate = c => c.Tags.Contains("ready") });
+        app.MapHealthChecks("/readyz", new() { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = ReadinessReport.WriteAsync });
         app.MapLoKORest();
         app.MapLoKOModels();
         app.MapPrometheusScrapingEndpoint("/metrics");

@@ -3,6 +3,7 @@ using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
 using LoKO.Server.Tenants;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
@@ -26,6 +27,8 @@ public static class TenantHosting
             services.AddSingleton<ICheckpointStore, DatabaseCheckpoints>();
         else
             services.AddSingleton<ICheckpointStore>(new CheckpointFiles(data));
+        // The server resolves its device before building (LoKOServer); a silo built on its own (a test cluster) here.
+        services.TryAddSingleton(_ => ServingDevice.Resolve(options));
         services.AddSingleton<ComputeExecutor>();
         services.AddSingleton<ModelRegistry>();
         services.AddMetrics();

@@ -21,9 +21,13 @@ public sealed class ModelRegistry : IDisposable
     // Filled before the server serves (constructor, LoadConfigured), read-only after.
     readonly Dictionary<string, RegisteredModel> _models = new(StringComparer.Ordinal);
 
-    public ModelRegistry(ComputeExecutor compute, IOptions<LoKOOptions> options, IConfiguration configuration, ILogger<ModelRegistry> logger)
+    readonly Engine.Platform.TorchDevice _device;
+
+    public ModelRegistry(ComputeExecutor compute, IOptions<LoKOOptions> options, IConfiguration configuration, Engine.Platform.TorchDevice device,
+                         ILogger<ModelRegistry> logger)
     {
         _compute = compute;
+        _device = device;
         _options = options.Value;
         _configuration = configuration.GetSection(LoKOOptions.Section);
         _logger = logger;
@@ -33,7 +37,7 @@ public sealed class ModelRegistry : IDisposable
                 () => Task.Run(() => ModelPresets.Sha256(name)));
     }
 
-    PresetOptions PresetOptions => new() { MaxTokens = _options.MaxTokens, ImageSize = _options.ImageSize };
+    PresetOptions PresetOptions => new() { MaxTokens = _options.MaxTokens, ImageSize = _options.ImageSize, Device = _device.Device };
 
     /// <summary>What a tenant's preset may name: the presets, then the configured models by name.</summary>
     public IReadOnlyList<string> Names => [.. _models.Keys];

@@ -103,7 +103,7 @@ public sealed partial class TenantActor
             LastAppliedSequence = status.LastAppliedSequence, QueueDepth = status.QueueDepth, Seed = s.Seed,
             CreatedUtc = new DateTimeOffset(DateTime.SpecifyKind(s.CreatedUtc, DateTimeKind.Utc)),
             Quotas = Quotas.Describe(), LogEntries = Interlocked.Read(ref _logEntries), Frozen = _freeze.Frozen, Events = _freeze.Events,
-            HeadLabels = _adapter.Layout.Outputs,
+            HeadLabels = _adapter.Layout.Outputs, Device = new Engine.Platform.TorchDevice(_model.Device).Name,
         };
     }
 
