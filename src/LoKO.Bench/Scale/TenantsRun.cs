@@ -76,6 +76,7 @@ public static class TenantsRun
             }
         }
         await Task.WhenAll(Enumerable.Range(0, s.Concurrency).Select(_ => Task.Run(Worker, ct)));
+        if (server.ExitCode is { } exit) log(Inv($"tenants: the server exited with {exit} during the creation (its output: {ScaleServer.LogFile})"));
         double createSeconds = creating.Elapsed.TotalSeconds;
         // Steady state: the second half of the creation, when as many tenants are resident as the budget allows.
         var steady = sampler.Samples.Where(x => x.Seconds >= clock.Elapsed.TotalSeconds - createSeconds / 2).Select(x => (double)x.RssBytes).ToList();

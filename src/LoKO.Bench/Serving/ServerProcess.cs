@@ -31,6 +31,8 @@ public sealed class ServerProcess : IAsyncDisposable
     public Uri Rest { get; }
     public Uri Grpc { get; }
     public bool HasExited => _process.HasExited;
+    /// <summary>The exit code once the process has exited (128 + N: killed by signal N), else null.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
     /// <summary>The server's process id (`dotnet LoKO.Server.dll` runs the server in the host's own process).</summary>
     public int Id => _process.Id;
 
