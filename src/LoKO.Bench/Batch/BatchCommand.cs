@@ -16,7 +16,7 @@ namespace LoKO.Bench.Batch;
 /// <summary>
 /// `batch`: learned examples/s of T tenants of one base model, each round one example per tenant, with the round
 /// run as one <see cref="TenantBatch"/> (one shared forward and reverse pass) and with each tenant stepping alone
-/// (today's path), on the same thread, the same examples and the same fresh tenants each time.
+/// (today's path), on the same thread, the same examples and the same fresh tenants, the two interleaved round by round.
 /// </summary>
 public static class BatchCommand
 {
@@ -45,8 +45,7 @@ public static class BatchCommand
         {
             int rounds = Math.Max(1, (examples + tenants - 1) / tenants);
             if (data.Count < (rounds + 1) * tenants) throw new ArgumentException($"{tenants} tenants × {rounds + 1} rounds need {(rounds + 1) * tenants} examples; the data has {data.Count}");
-            double unbatched = PerSecond(model, data, tenants, rounds, classes, optimizer, batched: false);
-            double batched = PerSecond(model, data, tenants, rounds, classes, optimizer, batched: true);
+            var (batched, unbatched) = PerSecond(model, data, tenants, rounds, classes, optimizer);
             var figure = new BatchFigure(tenants, rounds * tenants, batched, unbatched);
             figures.Add(figure);
             Console.Error.WriteLine(Inv($"  {tenants,3} tenants: batched {batched:F2} examples/s, unbatched {unbatched:F2} examples/s, ×{figure.Speedup:F2}"));
@@ -72,34 +71,55 @@ public static class BatchCommand
         ? [.. StreamOrder.Shuffle(FortuneCorpus.Load(), 7).Select((f, i) => ((ModelInput)new TextInput(f.Text), (long)(i % classes)))]
         : [.. StreamOrder.Shuffle(MnistDigits.Load(), 7).Select(d => ((ModelInput)new ImageInput(RgbImage.FromPixels(d.Pixels, MnistDigits.Side, MnistDigits.Side)), (long)(d.Label % classes)))];
 
-    /// <summary>Fresh tenants, one untimed round (plans and shape caches built), then <paramref name="rounds"/> timed rounds.</summary>
-    static double PerSecond(BaseModel model, List<(ModelInput Input, long Label)> data, int tenants, int rounds, int classes, string optimizer, bool batched)
+    /// <summary>
+    /// Two sets of the same fresh tenants, one stepping batched and one alone, one untimed round each (plans and shape
+    /// caches built), then <paramref name="rounds"/> timed rounds of each, interleaved and in alternating order so that
+    /// the load of a shared machine weighs on both alike: (batched, unbatched) learned examples per second.
+    /// </summary>
+    static (double Batched, double Unbatched) PerSecond(BaseModel model, List<(ModelInput Input, long Label)> data, int tenants, int rounds, int classes, string optimizer)
     {
-        var adapters = Enumerable.Range(0, tenants).Select(k => model.CreateAdapter(new LoraOptions(), classes, seed: 1000 + k)).ToArray();
-        var optimizers = adapters.Select(a => optimizer == "adamw" ? GradientOptimizer.AdamW(a.Theta, 1e-3) : new OptimizerSpec("loko", null).Create(a)).ToArray();
-        try
+        using var batched = new Tenants(model, tenants, classes, optimizer);
+        using var unbatched = new Tenants(model, tenants, classes, optimizer);
+        TimeSpan batchedTime = TimeSpan.Zero, unbatchedTime = TimeSpan.Zero;
+        for (int round = 0; round <= rounds; round++)
         {
-            var clock = new Stopwatch();
-            for (int round = 0; round <= rounds; round++)
-            {
-                if (round == 1) clock.Start();
-                using var scope = NewDisposeScope();
-                var steps = Enumerable.Range(0, tenants).Select(k =>
-                {
-                    var (input, label) = data[round * tenants + k];
-                    return new TenantStep(adapters[k], optimizers[k], input, tensor(new[] { label }));
-                }).ToList();
-                if (batched)
-                    foreach (var r in TenantBatch.Step(model, steps)) Outcome(r).Dispose();
-                else
-                    foreach (var s in steps) s.Optimizer.Step(model.Pass([s.Input], s.Adapter), s.Targets).Dispose();
-            }
-            return rounds * tenants / clock.Elapsed.TotalSeconds;
+            var examples = data.GetRange(round * tenants, tenants);
+            bool batchedFirst = round % 2 == 0;
+            var first = (batchedFirst ? batched : unbatched).Round(examples, batchedFirst);
+            var second = (batchedFirst ? unbatched : batched).Round(examples, !batchedFirst);
+            if (round == 0) continue;
+            batchedTime += batchedFirst ? first : second;
+            unbatchedTime += batchedFirst ? second : first;
         }
-        finally
+        return (rounds * tenants / batchedTime.TotalSeconds, rounds * tenants / unbatchedTime.TotalSeconds);
+    }
+
+    /// <summary>Fresh tenants of one model (seeds 1000 + k), and a timed round of one step each.</summary>
+    sealed class Tenants(BaseModel model, int count, int classes, string optimizer) : IDisposable
+    {
+        readonly TenantAdapter[] _adapters = [.. Enumerable.Range(0, count).Select(k => model.CreateAdapter(new LoraOptions(), classes, seed: 1000 + k))];
+        IOnlineOptimizer[]? _optimizers;
+
+        IOnlineOptimizer[] Optimizers => _optimizers ??=
+            [.. _adapters.Select(a => optimizer == "adamw" ? GradientOptimizer.AdamW(a.Theta, 1e-3) : new OptimizerSpec("loko", null).Create(a))];
+
+        public TimeSpan Round(List<(ModelInput Input, long Label)> examples, bool batched)
         {
-            foreach (var o in optimizers) o.Dispose();
-            foreach (var a in adapters) a.Dispose();
+            var optimizers = Optimizers;
+            var clock = Stopwatch.StartNew();
+            using var scope = NewDisposeScope();
+            var steps = examples.Select((e, k) => new TenantStep(_adapters[k], optimizers[k], e.Input, tensor(new[] { e.Label }))).ToList();
+            if (batched)
+                foreach (var r in TenantBatch.Step(model, steps)) Outcome(r).Dispose();
+            else
+                foreach (var s in steps) s.Optimizer.Step(model.Pass([s.Input], s.Adapter), s.Targets).Dispose();
+            return clock.Elapsed;
+        }
+
+        public void Dispose()
+        {
+            foreach (var o in _optimizers ?? []) o.Dispose();
+            foreach (var a in _adapters) a.Dispose();
         }
     }
 

@@ -10,8 +10,9 @@ namespace LoKO.Engine.Batching;
 /// One learning step for each of several tenants of one base model. Steps that can share passes
 /// (<see cref="ISharedPassOptimizer"/>) of adapters with the same LoRA sites, rank and scale run as ONE forward
 /// through the shared base — row k of the batch is tenant k's example, read through tenant k's θ — and ONE reverse
-/// pass of Σ_k ⟨cotangent_k, outputs_k⟩, which gives each θ the gradient of its own term alone; each optimizer then
-/// applies its own algebra to its own state. Every other step (the paper's filter, Jacobian observations, a lone
+/// pass of Σ_k ⟨cotangent_k, outputs_k⟩, which gives each θ the gradient of its own term alone (texts of very
+/// different lengths run as several forwards of similar lengths, <see cref="SimilarLengths"/>, under the same one
+/// reverse pass); each optimizer then applies its own algebra to its own state. Every other step (the paper's filter, Jacobian observations, a lone
 /// member of a group) runs on its own, as <see cref="IOnlineOptimizer.Step"/>. Either way each tenant ends where its
 /// own step would have left it, up to float rounding; only throughput changes.
 /// </summary>
@@ -83,14 +84,24 @@ public static class TenantBatch
     static bool TryShared(BaseModel model, IReadOnlyList<TenantStep> steps, List<int> group, TenantStepResult[] results)
     {
         var reference = steps[group[0]].Adapter;
-        Tensor features;
+        var features = new Tensor[group.Count];
         try
         {
-            var inputs = model.Encode([.. group.Select(i => steps[i].Input)]);
+            var inputs = group.Select(i => steps[i].Input).ToList();
+            // Encoding the whole group checks every example and gives the token lengths the passes are planned by.
+            var all = model.Encode(inputs);
+            var passes = all.TokenMask is { } mask
+                ? SimilarLengths.Passes(mask.sum(1).data<long>().ToArray())
+                : [Enumerable.Range(0, group.Count).ToArray()];
             long lora = reference.Layout.HeadWeight.Offset;
-            // Rows are views of each tenant's own θ, so the reverse pass lands on each θ directly.
-            var rows = stack([.. group.Select(i => steps[i].Adapter.Theta.narrow(0, 0, lora))]);
-            features = model.FeatureRows(inputs, reference, rows);
+            foreach (var pass in passes)
+            {
+                var encoded = passes.Count == 1 ? all : model.Encode([.. pass.Select(j => inputs[j])]);
+                // Rows are views of each tenant's own θ, so the reverse pass lands on each θ directly.
+                var rows = stack([.. pass.Select(j => steps[group[j]].Adapter.Theta.narrow(0, 0, lora))]);
+                var passFeatures = model.FeatureRows(encoded, reference, rows);
+                for (int p = 0; p < pass.Length; p++) features[pass[p]] = passFeatures.narrow(0, p, 1);
+            }
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or OnnxModelException)
         {
@@ -101,7 +112,7 @@ public static class TenantBatch
         for (int k = 0; k < group.Count; k++)
         {
             var step = steps[group[k]];
-            var row = features.narrow(0, k, 1);
+            var row = features[k];
             try
             {
                 begun[k] = ((ISharedPassOptimizer)step.Optimizer).Begin(new SharedRow(row, () => step.Adapter.Head(row)), step.Targets);

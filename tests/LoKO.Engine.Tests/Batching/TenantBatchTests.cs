@@ -87,6 +87,18 @@ public class TenantBatchTests(ModelFixture models)
                 AssertClose(batched[k].narrow(0, 0, lora), alone[k].narrow(0, 0, lora), $"tenant {k}: LoRA gradient");
                 AssertClose(batched[k], alone[k], $"tenant {k}: gradient");
             }
+
+            // The same pass with its θ rows rolled by one, example k read through tenant k + 1's LoRA block: that bound
+            // must reject every tenant's gradient by far, or it would not catch a batch whose rows are crossed.
+            var rolled = model.FeatureRows(encoded, adapters[0], stack([.. adapters.Select((_, k) => adapters[(k + 1) % Tenants].Theta.narrow(0, 0, lora))]));
+            var crossed = autograd.grad([stack([.. adapters.Select((a, k) => (a.Head(rolled.narrow(0, k, 1)) * cotangents[k]).sum())]).sum()],
+                                        [.. adapters.Select(a => (Tensor)a.Theta)]);
+            for (int k = 0; k < Tenants; k++)
+            {
+                var expected = alone[k].narrow(0, 0, lora);
+                double diff = MaxDiff(crossed[k].narrow(0, 0, lora), expected), bound = 1e-5 * Scale(expected);
+                Assert.True(diff > 100 * bound, $"tenant {k}: crossed rows give a LoRA gradient {diff:E3} from its own, not far past the bound {bound:E3}");
+            }
         }
         finally
         {
@@ -101,7 +113,7 @@ public class TenantBatchTests(ModelFixture models)
     /// The tenants stepped through <see cref="TenantBatch"/> or one at a time, from their initial θ (optionally perturbed by
     /// <paramref name="perturbation"/> relative to each entry: the size of the float rounding a batched pass changes).
     /// </summary>
-    TenantState[] Run(BaseModel model, string preset, string[] kinds, bool batched, double perturbation = 0)
+    TenantState[] Run(BaseModel model, string preset, string[] kinds, bool batched, double perturbation = 0, bool crossed = false)
     {
         var examples = Examples(preset, Tenants * Steps);
         var adapters = Enumerable.Range(0, Tenants).Select(k => Adapter(model, k)).ToArray();
@@ -119,7 +131,9 @@ public class TenantBatchTests(ModelFixture models)
                 using var step = NewDisposeScope();
                 var steps = Enumerable.Range(0, Tenants).Select(k =>
                 {
-                    var (input, label) = examples[s * Tenants + k];
+                    // Crossed: tenants 0 and 1 read each other's example, as a batch that mixed up its rows would.
+                    int from = crossed && k < 2 ? 1 - k : k;
+                    var (input, label) = examples[s * Tenants + from];
                     return new TenantStep(adapters[k], optimizers[k], input, tensor(new[] { Label(adapters[k], label) }));
                 }).ToList();
                 var results = batched
@@ -153,7 +167,8 @@ public class TenantBatchTests(ModelFixture models)
     /// θ, R and Σ, and the predictions, within 1e-5 of scale. θ and p of the per-entry laws (AdamW, the root-precision
     /// block) divide by each entry's gradient, so an entry whose gradient is at the float-rounding level moves by rounding
     /// noise in any run: those two are held to 1e-5 of scale or, where more, to 10× the distance between two separate
-    /// runs whose starts differ by rounding-sized perturbations (see <see cref="Run"/>), which a wrong batch exceeds by far.
+    /// runs whose starts differ by rounding-sized perturbations (see <see cref="Run"/>), which a wrong batch exceeds by far
+    /// (<see cref="ABatchThatCrossedTwoTenantsRowsWouldFailTheComparison"/>).
     /// </summary>
     void Compare(string preset, string[] kinds, bool[] shared)
     {
@@ -167,17 +182,12 @@ public class TenantBatchTests(ModelFixture models)
         {
             for (int k = 0; k < Tenants; k++)
             {
-                string who = $"tenant {k} ({kinds[k]})";
+                string who = $"tenant {k} ({kinds[k]}, {initial[k].Layout.Outputs} labels)";
                 var (b, s, f) = (batched[k], separate[k], floor[k]);
                 Assert.Equal(shared[k], b.Shared[k]);
                 Assert.True((s.Theta - initial[k].Theta).abs().max().ToDouble() > 1e-4, $"{who}: θ should have moved");
-                AssertNear(b.Theta, s.Theta, f.Theta, $"{who}: θ");
-                for (int step = 0; step < Steps; step++)
-                    AssertNear(b.Predictions[step], s.Predictions[step], f.Predictions[step], $"{who}, step {step}: predictions");
-                if (s.P is null) continue;
-                AssertNear(b.P!, s.P, f.P!, $"{who}: p");
-                AssertClose(b.R!, s.R!, $"{who}: R");
-                if (s.Sigma is not null) AssertClose(b.Sigma!, s.Sigma, $"{who}: head Σ");
+                foreach (var (what, diff, bound) in Differences(b, s, f))
+                    Assert.True(diff <= bound, $"{who}: {what}: batched and separate differ by {diff:E3}, more than the bound {bound:E3}");
                 Assert.Equal(s.Steps, b.Steps);
                 Assert.Equal(s.Applied, b.Applied);
             }
@@ -186,6 +196,78 @@ public class TenantBatchTests(ModelFixture models)
         {
             foreach (var a in initial) a.Dispose();
         }
+    }
+
+    /// <summary>Each compared quantity of one tenant: how far <paramref name="b"/> is from <paramref name="s"/>, and the bound it is held to.</summary>
+    static IEnumerable<(string What, double Diff, double Bound)> Differences(TenantState b, TenantState s, TenantState f)
+    {
+        (string, double, double) Near(string what, Tensor actual, Tensor expected, Tensor perturbed) =>
+            (what, MaxDiff(actual, expected), Math.Max(1e-5 * Scale(expected), 10 * MaxDiff(perturbed, expected)));
+        (string, double, double) Close(string what, Tensor actual, Tensor expected) =>
+            (what, MaxDiff(actual, expected), 1e-5 * Scale(expected));
+        yield return Near("θ", b.Theta, s.Theta, f.Theta);
+        for (int step = 0; step < Steps; step++)
+            yield return Near($"step {step}'s predictions", b.Predictions[step], s.Predictions[step], f.Predictions[step]);
+        if (s.P is null) yield break;
+        yield return Near("p", b.P!, s.P, f.P!);
+        yield return Close("R", b.R!, s.R!);
+        if (s.Sigma is not null) yield return Close("head Σ", b.Sigma!, s.Sigma);
+    }
+
+    [Theory, InlineData(ModelPresets.MiniLmL6, "loko"), InlineData(ModelPresets.ResNet18, "adamw")]
+    public void ABatchThatCrossedTwoTenantsRowsWouldFailTheComparison(string preset, string optimizer)
+    {
+        // Tenants 0 and 1 learn each other's examples in the batched run: the comparison's bounds must reject that,
+        // for θ, by a wide margin, or they would not catch a batch whose rows reach the wrong tenant.
+        using var scope = NewDisposeScope();
+        var model = Model(preset);
+        var kinds = Enumerable.Repeat(optimizer, Tenants).ToArray();
+        var separate = Run(model, preset, kinds, batched: false);
+        var crossed = Run(model, preset, kinds, batched: true, crossed: true);
+        var floor = Run(model, preset, kinds, batched: false, perturbation: 1e-6);
+        for (int k = 0; k < 2; k++)
+        {
+            var (_, diff, bound) = Differences(crossed[k], separate[k], floor[k]).First();
+            Assert.True(diff > 100 * bound, $"tenant {k}: crossed rows move θ by {diff:E3}, not far enough past the bound {bound:E3}");
+        }
+        for (int k = 2; k < Tenants; k++)
+            foreach (var (what, diff, bound) in Differences(crossed[k], separate[k], floor[k]))
+                Assert.True(diff <= bound, $"tenant {k}: {what}: {diff:E3} > {bound:E3}");
+    }
+
+    [Theory, InlineData(ModelPresets.MiniLmL6, "loko"), InlineData(ModelPresets.ResNet18, "adamw")]
+    public void ABatchOfOneIsTheUnbatchedStep(string preset, string optimizer)
+    {
+        using var scope = NewDisposeScope();
+        var model = Model(preset);
+        var (input, label) = Examples(preset, 1)[0];
+        using var alone = Adapter(model, 3);
+        using var batched = Adapter(model, 3);
+        using var aloneOptimizer = Optimizer(optimizer, alone);
+        using var batchedOptimizer = Optimizer(optimizer, batched);
+        var targets = tensor(new[] { Label(alone, label) });
+        using var expected = aloneOptimizer.Step(model.Pass([input], alone), targets);
+        var result = Assert.Single(TenantBatch.Step(model, [new TenantStep(batched, batchedOptimizer, input, targets)]));
+        Assert.Null(result.Error);
+        Assert.False(result.SharedPass);
+        using var outcome = result.Outcome!;
+        Assert.Equal(expected.Status, outcome.Status);
+        Assert.Equal(expected.Loss, outcome.Loss);
+        Assert.True(expected.Predictions.equal(outcome.Predictions).item<bool>(), "the predictions should be the unbatched step's");
+        Assert.True(alone.Theta.detach().equal(batched.Theta.detach()).item<bool>(), "θ should be the unbatched step's, bit for bit");
+        if (aloneOptimizer is LokoFilter a && batchedOptimizer is LokoFilter b)
+            Assert.True(a.State.P!.equal(b.State.P!).item<bool>(), "p should be the unbatched step's, bit for bit");
+    }
+
+    [Fact]
+    public void TheTestTextsRunAsSeveralPassesOfSimilarLengths()
+    {
+        // The minilm comparisons above hold only if the split into passes runs there: the 8 test texts must split.
+        using var scope = NewDisposeScope();
+        using var inputs = models.MiniLm.Encode(TestInputs.Texts(Tenants));
+        var lengths = inputs.TokenMask!.sum(dim: 1).data<long>().ToArray();
+        var passes = SimilarLengths.Passes(lengths);
+        Assert.InRange(passes.Count, 2, Tenants - 1);
     }
 
     [Fact]
@@ -269,11 +351,6 @@ public class TenantBatchTests(ModelFixture models)
 
     static double MaxDiff(Tensor x, Tensor y) => (x.to(ScalarType.Float64).cpu() - y.to(ScalarType.Float64).cpu()).abs().max().ToDouble();
 
-    static void AssertNear(Tensor actual, Tensor expected, Tensor perturbed, string what)
-    {
-        double scale = expected.abs().max().ToDouble(), diff = MaxDiff(actual, expected), noise = MaxDiff(perturbed, expected);
-        Assert.True(diff <= Math.Max(1e-5 * scale, 10 * noise),
-            $"{what}: batched and separate differ by {diff:E3} (scale {scale:E3}; separate runs from rounding-perturbed starts differ by {noise:E3})");
-    }
+    static double Scale(Tensor x) => x.abs().max().ToDouble();
 
 }
