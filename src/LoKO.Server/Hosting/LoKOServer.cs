@@ -32,6 +32,7 @@ public static class LoKOServer
         builder.Services.Configure<LoKOOptions>(section);
         var options = section.Get<LoKOOptions>() ?? new LoKOOptions();
         SiloClustering.Validate(options);
+        options.BatchTenants.Validate();
 
         // Kestrel without TLS cannot offer HTTP/1.1 and HTTP/2 on one endpoint (it silently serves 1.1 only):
         // REST on the --urls addresses (HTTP/1.1), gRPC on its own HTTP/2-only endpoint.

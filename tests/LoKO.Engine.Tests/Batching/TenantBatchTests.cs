@@ -217,8 +217,10 @@ public class TenantBatchTests(ModelFixture models)
     [Theory, InlineData(ModelPresets.MiniLmL6, "loko"), InlineData(ModelPresets.ResNet18, "adamw")]
     public void ABatchThatCrossedTwoTenantsRowsWouldFailTheComparison(string preset, string optimizer)
     {
-        // Tenants 0 and 1 learn each other's examples in the batched run: the comparison's bounds must reject that,
-        // for θ, by a wide margin, or they would not catch a batch whose rows reach the wrong tenant.
+        // Tenants 0 and 1 learn each other's examples in the batched run: the comparison's bounds must reject that, for
+        // θ, with a margin, or they would not catch a batch whose rows reach the wrong tenant. The margin is widest for
+        // AdamW on resnet18 (over 100×); the default filter's per-entry law makes θ of separate runs from rounding-perturbed
+        // starts differ more (its bound is ten times that), and crossed rows still land 6× past it on minilm-l6.
         using var scope = NewDisposeScope();
         var model = Model(preset);
         var kinds = Enumerable.Repeat(optimizer, Tenants).ToArray();
@@ -228,7 +230,7 @@ public class TenantBatchTests(ModelFixture models)
         for (int k = 0; k < 2; k++)
         {
             var (_, diff, bound) = Differences(crossed[k], separate[k], floor[k]).First();
-            Assert.True(diff > 100 * bound, $"tenant {k}: crossed rows move θ by {diff:E3}, not far enough past the bound {bound:E3}");
+            Assert.True(diff > 3 * bound, $"tenant {k}: crossed rows move θ by {diff:E3}, not far enough past the bound {bound:E3}");
         }
         for (int k = 2; k < Tenants; k++)
             foreach (var (what, diff, bound) in Differences(crossed[k], separate[k], floor[k]))
@@ -253,10 +255,10 @@ public class TenantBatchTests(ModelFixture models)
         using var outcome = result.Outcome!;
         Assert.Equal(expected.Status, outcome.Status);
         Assert.Equal(expected.Loss, outcome.Loss);
-        Assert.True(expected.Predictions.equal(outcome.Predictions).item<bool>(), "the predictions should be the unbatched step's");
-        Assert.True(alone.Theta.detach().equal(batched.Theta.detach()).item<bool>(), "θ should be the unbatched step's, bit for bit");
+        Assert.True(expected.Predictions.eq(outcome.Predictions).all().item<bool>(), "the predictions should be the unbatched step's");
+        Assert.True(alone.Theta.detach().eq(batched.Theta.detach()).all().item<bool>(), "θ should be the unbatched step's, bit for bit");
         if (aloneOptimizer is LokoFilter a && batchedOptimizer is LokoFilter b)
-            Assert.True(a.State.P!.equal(b.State.P!).item<bool>(), "p should be the unbatched step's, bit for bit");
+            Assert.True(a.State.P!.eq(b.State.P!).all().item<bool>(), "p should be the unbatched step's, bit for bit");
     }
 
     [Fact]
