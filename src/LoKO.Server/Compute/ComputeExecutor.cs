@@ -52,6 +52,9 @@ public sealed class ComputeExecutor : IDisposable
     /// <summary>Whether learning steps batch across tenants (<see cref="Learn"/>); off, the caller runs its steps with <see cref="Run(Action)"/>.</summary>
     public bool BatchesTenants => _batcher is not null;
 
+    /// <summary>Batches of learning steps run so far, and the steps of them that shared one forward and reverse pass.</summary>
+    public (long Batches, long SharedSteps) BatchCounts => _batcher?.Counts ?? (0, 0);
+
     /// <summary>
     /// One tenant's learning step, run in a batch with other tenants' steps of <paramref name="model"/>: on a compute
     /// thread, <paramref name="prepare"/> builds it and <paramref name="finish"/> records its result (with its share

@@ -21,6 +21,7 @@ sealed class LearnBatcher : IDisposable
     readonly Timer _timer;
     int _queued; // batches posted to the compute threads and not yet started
     bool _armed;
+    long _batches, _sharedSteps;
 
     public LearnBatcher(BatchTenantsOptions options, Action<Action> post)
     {
@@ -29,6 +30,9 @@ sealed class LearnBatcher : IDisposable
         _maxWaitMs = (long)Math.Ceiling(options.MaxWaitMs);
         _timer = new Timer(_ => { lock (_gate) { _armed = false; Arrange(); } });
     }
+
+    /// <summary>Batches run so far, and the steps of them that ran in a shared pass (the others stepped alone inside theirs).</summary>
+    public (long Batches, long SharedSteps) Counts => (Interlocked.Read(ref _batches), Interlocked.Read(ref _sharedSteps));
 
     public Task Add(LearnRequest request)
     {
@@ -79,7 +83,7 @@ sealed class LearnBatcher : IDisposable
         Run(batch);
     }
 
-    static void Run(List<LearnRequest> batch)
+    void Run(List<LearnRequest> batch)
     {
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
@@ -101,6 +105,8 @@ sealed class LearnBatcher : IDisposable
             foreach (var r in ready) r.Request.Fail(e);
             return;
         }
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _sharedSteps, results.Count(r => r.SharedPass));
         // Each step counts its share of the batch's time.
         var share = clock.Elapsed / ready.Count;
         for (int i = 0; i < ready.Count; i++) ready[i].Request.Finish(results[i], share);

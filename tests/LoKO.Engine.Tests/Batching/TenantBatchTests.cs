@@ -262,14 +262,12 @@ public class TenantBatchTests(ModelFixture models)
     }
 
     [Fact]
-    public void TheTestTextsRunAsSeveralPassesOfSimilarLengths()
+    public void PassesHoldRowsOfOneLengthUnlessPaddingIsAllowed()
     {
-        // The minilm comparisons above hold only if the split into passes runs there: the 8 test texts must split.
-        using var scope = NewDisposeScope();
-        using var inputs = models.MiniLm.Encode(TestInputs.Texts(Tenants));
-        var lengths = inputs.TokenMask!.sum(dim: 1).data<long>().ToArray();
-        var passes = SimilarLengths.Passes(lengths);
-        Assert.InRange(passes.Count, 2, Tenants - 1);
+        long[] lengths = [8, 8, 9, 10, 8, 30];
+        Assert.Equal([[0, 1, 4], [2], [3], [5]], SimilarLengths.Passes(lengths));
+        // With 15% padding allowed, 9 joins the 8s (36 padded tokens for 33 real), 10 does not (50 for 43).
+        Assert.Equal([[0, 1, 4, 2], [3], [5]], SimilarLengths.Passes(lengths, 0.15));
     }
 
     [Fact]
