@@ -8,7 +8,7 @@ namespace LoKO.Server.Tests;
 /// <summary>
 /// LoKO:BatchTenants on the real server: 8 tenants learning at once, their steps batched across tenants, end with the
 /// applied counts of the same run with batching off and a θ that differs by float rounding only: within 0.1% of how far
-/// θ moved (L2). Measured: rounding leaves θ within 1e-5 of it; a batch whose padded rows learned wrongly was 23–75% off.
+/// θ moved (L2). Measured: rounding left θ within 2e-5 of it; a batch whose padded rows learned wrongly was 23–75% off.
 /// </summary>
 public sealed class TenantBatchingTests(ITestOutputHelper output)
 {
