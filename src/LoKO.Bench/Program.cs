@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LoKO.Bench;
 using LoKO.Bench.Agreement;
+using LoKO.Bench.Batch;
 using LoKO.Bench.Chaos;
 using LoKO.Bench.Load;
 using LoKO.Bench.Online;
@@ -64,9 +65,11 @@ try
             return TenantsCommand.Run(options);
         case "soak":
             return SoakCommand.Run(options);
+        case "batch":
+            return BatchCommand.Run(options);
         default:
             Console.Error.WriteLine("usage: loko-bench <command> [options]");
-            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, AgreeCommand.Usage, StripCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, TenantsCommand.Usage, SoakCommand.Usage })
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, AgreeCommand.Usage, StripCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, TenantsCommand.Usage, SoakCommand.Usage, BatchCommand.Usage })
                 Console.Error.WriteLine("  " + usage);
             return command is "help" or "--help" ? 0 : 2;
     }

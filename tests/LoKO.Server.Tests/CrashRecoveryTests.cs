@@ -23,13 +23,17 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     static readonly (string Text, string Label)[] Examples = TopicExamples.Make(Total);
 
     readonly List<ChildServer> _processes = [];
+    string[] _extra = [];
     readonly List<string> _directories = [];
 
     [Theory]
-    [InlineData("loko")]
-    [InlineData("adamw")]
-    public async Task AfterSigkillMidTrainingEveryAcknowledgedExampleIsAppliedExactlyOnceAndThetaMatchesAnUninterruptedRun(string optimizer)
+    [InlineData("loko", false)]
+    [InlineData("adamw", false)]
+    [InlineData("loko", true)]
+    public async Task AfterSigkillMidTrainingEveryAcknowledgedExampleIsAppliedExactlyOnceAndThetaMatchesAnUninterruptedRun(string optimizer, bool batchTenants)
     {
+        // With LoKO:BatchTenants on, every step goes through the batching executor (a lone tenant's batch steps alone).
+        _extra = batchTenants ? ["--LoKO:BatchTenants:MaxTenants=8", "--LoKO:BatchTenants:MaxWaitMs=5"] : [];
         var crashData = NewDirectory();
         var referenceData = NewDirectory();
 
@@ -140,7 +144,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 
     async Task<ChildServer> StartAsync(string dataDirectory)
     {
-        var server = await ChildServer.StartAsync(dataDirectory);
+        var server = await ChildServer.StartAsync(dataDirectory, _extra);
         _processes.Add(server);
         return server;
     }
@@ -195,10 +199,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             _http = new HttpClient { BaseAddress = process.Rest, Timeout = TimeSpan.FromSeconds(30) };
         }
 
-        public static async Task<ChildServer> StartAsync(string dataDirectory)
+        public static async Task<ChildServer> StartAsync(string dataDirectory, string[] extra)
         {
             var (process, _) = await ServerProcess.StartReadyAsync(ServerProcess.BuiltServerPath(), dataDirectory, LoKOTestServer.AdminKey,
-                Settings, TimeSpan.FromSeconds(60));
+                [.. Settings, .. extra], TimeSpan.FromSeconds(60));
             return new ChildServer(process);
         }
 

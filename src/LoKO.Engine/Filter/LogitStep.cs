@@ -29,11 +29,13 @@ sealed class LogitStep : IDisposable
         _mask = (_shared ? head.OutsideMask(state.Theta.detach()) : ones_like(state.Theta)).detach().DetachFromDisposeScope();
     }
 
-    /// <summary>The step's outcome (predictions made before learning), and whether it was applied.</summary>
+    /// <summary>
+    /// The step's outcome (predictions made before learning, in the current dispose scope), and whether it was applied.
+    /// </summary>
     /// <param name="initialised">Called once the priors exist, before the first update (the guard's first good state).</param>
     public StepOutcome Step(ForwardPass forward, Tensor targets, Func<Tensor, double, string, StepOutcome> reject, Action? initialised)
     {
-        if (targets.shape[0] != 1) throw new ArgumentException("the logit observation learns one example per step", nameof(targets));
+        CheckTargets(targets);
         if (forward.Features is null) throw new ArgumentException("the logit observation needs the pass's features (ForwardPass.Features)", nameof(forward));
         var theta = _s.Theta;
         int c = _head.Classes;
@@ -54,22 +56,66 @@ sealed class LogitStep : IDisposable
             features = forward.Features();
             z = _head.Logits(theta, features);
         }
+        var observed = Observe(features, z, targets);
+        if (observed.Rejection is { } why) return reject(observed.Predictions, observed.Loss, why);
+
+        // 3. the diagonal block observes J = ∂z/∂θ [C, n] (C reverse passes or one per-copy run), or g = Jᵀe [n] (one pass)
+        return jacobian
+            ? Learn(observed, Jacobian(z, zCopies, rows), null, reject, initialised)
+            : Learn(observed, null, Gradient(z, observed.E!), reject, initialised);
+    }
+
+    /// <summary>Whether a step's reverse pass can be one the caller runs for many tenants: the gradient observation's g = Jᵀe.</summary>
+    public bool SharesPass => _o.DiagonalObservation == DiagonalObservation.Gradient;
+
+    /// <summary>
+    /// Steps 2 and 4 on the features of a shared forward; the caller backpropagates ⟨e, z⟩ (g = Jᵀe, as <see cref="Gradient"/>
+    /// computes it alone) and the returned step finishes from there exactly as <see cref="Step"/> would.
+    /// </summary>
+    public SharedStep Begin(Tensor features, Tensor targets, Func<Tensor, double, string, StepOutcome> reject, Action? initialised)
+    {
+        CheckTargets(targets);
+        if (!SharesPass) throw new InvalidOperationException("the Jacobian observation needs C reverse passes of its own");
+        var z = _head.Logits(_s.Theta, features);
+        var observed = Observe(features, z, targets);
+        if (observed.Rejection is { } why) return SharedStep.Done(reject(observed.Predictions, observed.Loss, why));
+        return new SharedStep(z, observed.E!.to(z.dtype).unsqueeze(0),
+            g => Learn(observed, null, g?.detach() ?? zeros_like(_s.Theta), reject, initialised));
+    }
+
+    static void CheckTargets(Tensor targets)
+    {
+        if (targets.shape[0] != 1) throw new ArgumentException("the logit observation learns one example per step", nameof(targets));
+    }
+
+    /// <summary>Steps 2 and 4 of one example: what the forward showed and the innovation.</summary>
+    sealed record Observed(Tensor Features, Tensor Predictions, double Loss, string? Rejection, Tensor? E, Tensor? Lambda);
+
+    Observed Observe(Tensor features, Tensor z, Tensor targets)
+    {
         var yHatBatch = z.softmax(1);
-        var predictions = yHatBatch.detach().cpu().MoveToOuterDisposeScope();
+        var predictions = yHatBatch.detach().cpu();
         double loss;
         using (no_grad()) loss = nn.functional.cross_entropy(z.detach(), targets.to(ScalarType.Int64).to(z.device)).ToDouble();
-        if (!yHatBatch.isfinite().all().item<bool>()) return reject(predictions, loss, "the prediction is not finite (non-finite input or state)");
+        if (!yHatBatch.isfinite().all().item<bool>())
+            return new(features, predictions, loss, "the prediction is not finite (non-finite input or state)", null, null);
 
         // 4. innovation: e = y − ŷ, and Λ = diag(ŷ) − ŷŷᵀ
         var yHat = yHatBatch.detach()[0].to(ScalarType.Float64);
         var y = Observation.Target(ObservationKind.Classification, targets, yHatBatch)[0].to(ScalarType.Float64);
         var e = y - yHat;
-        var lambda = LogitObservation.Lambda(yHat, _o.LambdaFloor);
+        return new(features, predictions, loss, null, e, LogitObservation.Lambda(yHat, _o.LambdaFloor));
+    }
 
-        // 3. the diagonal block observes J = ∂z/∂θ [C, n] (C reverse passes or one per-copy run), or g = Jᵀe [n] (one pass)
-        Tensor? j = null, g = null;
-        if (jacobian) j = Jacobian(z, zCopies, rows) * _mask;
-        else g = Gradient(z, e) * _mask;
+    /// <summary>Steps 1 and 5–10 from the observed example and its J or g (the diagonal block's part is taken here).</summary>
+    StepOutcome Learn(Observed observed, Tensor? j, Tensor? g, Func<Tensor, double, string, StepOutcome> reject, Action? initialised)
+    {
+        var (features, predictions, loss, e, lambda) = (observed.Features, observed.Predictions, observed.Loss, observed.E!, observed.Lambda!);
+        var theta = _s.Theta;
+        int c = _head.Classes;
+        bool jacobian = j is not null;
+        j = j is null ? null : j * _mask;
+        g = g is null ? null : g * _mask;
         if (!(j ?? g)!.isfinite().all().item<bool>()) return reject(predictions, loss, "the Jacobian is not finite");
 
         var phi = _shared ? SharedHeadCovariance.Augment(features.detach()[0].to(ScalarType.Float64)) : null;

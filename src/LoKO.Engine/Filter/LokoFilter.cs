@@ -12,7 +12,7 @@ namespace LoKO.Engine.Filter;
 /// or, when the forward pass offers per-copy runs, one run of C−1 copies and ONE reverse pass; O(m²n + m³) algebra,
 /// the n-long sums in θ's precision and the m×m algebra in float64.
 /// </summary>
-public sealed class LokoFilter : IOnlineOptimizer
+public sealed class LokoFilter : ISharedPassOptimizer
 {
     readonly LokoOptions _options;
     readonly ObservationKind _kind;
@@ -53,9 +53,9 @@ public sealed class LokoFilter : IOnlineOptimizer
         State.Steps++;
         if (_logit is not null)
         {
-            var outcome = _logit.Step(forward, targets, Reject, _guard is null ? null : _guard.Snapshot);
-            if (!outcome.Applied || _guard is null) return outcome;
-            return outcome with { GuardEvent = _guard.Observe(outcome.Loss, outcome.NormalisedInnovation, outcome.Predictions, targets) };
+            var outcome = Guarded(_logit.Step(forward, targets, Reject, _guard is null ? null : _guard.Snapshot), targets);
+            outcome.Predictions.MoveToOuterDisposeScope();
+            return outcome;
         }
         var theta = State.Theta;
 
@@ -87,6 +87,20 @@ public sealed class LokoFilter : IOnlineOptimizer
         var e = (y.reshape(-1) - yHat.reshape(-1)).detach();
         return Update(forward, h, e, y, targets, predictions, loss);
     }
+
+    /// <summary>A step of the gradient observation (the default variant) shares passes; the Jacobian ones and the paper's filter do not.</summary>
+    public bool SharesPass(Tensor targets) => _logit is { SharesPass: true } && targets.shape[0] == 1;
+
+    public SharedStep Begin(SharedRow row, Tensor targets)
+    {
+        if (!SharesPass(targets)) throw new InvalidOperationException("this filter's step needs reverse passes of its own: run Step");
+        State.Steps++;
+        return _logit!.Begin(row.Features, targets, Reject, _guard is null ? null : _guard.Snapshot).Then(outcome => Guarded(outcome, targets));
+    }
+
+    StepOutcome Guarded(StepOutcome outcome, Tensor targets) =>
+        !outcome.Applied || _guard is null ? outcome
+            : outcome with { GuardEvent = _guard.Observe(outcome.Loss, outcome.NormalisedInnovation, outcome.Predictions, targets) };
 
     StepOutcome Update(ForwardPass forward, Tensor h, Tensor e, Tensor y, Tensor targets, Tensor predictions, double loss)
     {

@@ -4,10 +4,13 @@ using static TorchSharp.torch;
 namespace LoKO.Engine.Lora;
 
 /// <summary>
-/// K copies of one adapter run side by side on one example: copy k reads every LoRA and head value from
-/// row k of a [K, n] tensor. The graph runs once at batch 1 up to the first adapted node, which widens the
-/// batch to K; from there each copy's LoRA term uses its own A and B (batched matmuls, or convolutions
-/// grouped by copy). Backpropagating Σ_k f_k(copy k) then gives row k the gradient of f_k alone.
+/// K copies of one adapter layout run side by side: copy k reads every LoRA (and head) value from row k of a
+/// [K, n] tensor. On one example the graph runs once at batch 1 up to the first adapted node, which widens the
+/// batch to K; on a batch of K examples (example k for copy k, e.g. K tenants' steps) every value is K wide
+/// already. From the first adapted node on each copy's LoRA term uses its own A and B (batched matmuls, or
+/// convolutions grouped by copy). Backpropagating Σ_k f_k(copy k) then gives row k the gradient of f_k alone.
+/// Rows may hold the LoRA block alone (the first <see cref="AdapterLayout.HeadWeight"/>.Offset values), which
+/// every layout with the same sites, rank and scale shares whatever its head: then each copy applies its own head.
 /// </summary>
 public sealed class AdapterCopies : INodeHook
 {
@@ -17,8 +20,9 @@ public sealed class AdapterCopies : INodeHook
 
     public AdapterCopies(TenantAdapter adapter, Tensor rows)
     {
-        if (rows.dim() != 2 || rows.shape[1] != adapter.Layout.Size)
-            throw new ArgumentException($"copies must be [K, {adapter.Layout.Size}], got [{string.Join(",", rows.shape)}]", nameof(rows));
+        long lora = adapter.Layout.HeadWeight.Offset;
+        if (rows.dim() != 2 || (rows.shape[1] != adapter.Layout.Size && rows.shape[1] != lora))
+            throw new ArgumentException($"copies must be [K, {adapter.Layout.Size}] or, the LoRA block alone, [K, {lora}], got [{string.Join(",", rows.shape)}]", nameof(rows));
         _adapter = adapter;
         _rows = rows;
         _copies = rows.shape[0];
@@ -60,6 +64,7 @@ public sealed class AdapterCopies : INodeHook
     /// <summary>Head outputs [K, outputs] from features [K or 1, features].</summary>
     public Tensor Head(Tensor features)
     {
+        if (_rows.shape[1] != _adapter.Layout.Size) throw new InvalidOperationException("these rows hold the LoRA block alone: each copy applies its own head");
         var w = View(_adapter.Layout.HeadWeight);
         var bias = View(_adapter.Layout.HeadBias);
         return bmm(w, Widen(features).unsqueeze(2)).squeeze(2) + bias;

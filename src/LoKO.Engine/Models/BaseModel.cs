@@ -66,10 +66,26 @@ public sealed class BaseModel : IDisposable
     public Tensor FeatureCopies(EncodedInputs inputs, TenantAdapter adapter, Tensor rows)
     {
         if (inputs.Batch != 1) throw new ArgumentException($"copies run one example, got a batch of {inputs.Batch}", nameof(inputs));
+        var features = RunCopies(inputs, adapter, rows);
+        return features.shape[0] == rows.shape[0] ? features : features.expand(rows.shape[0], features.shape[1]);
+    }
+
+    /// <summary>
+    /// Pooled features [K, FeatureDim] of K examples, example k through the adapter values in row k of
+    /// <paramref name="rows"/> ([K, n], or the LoRA block alone: see <see cref="AdapterCopies"/>). Padded text rows
+    /// are masked, so each row's features are those of its example run alone.
+    /// </summary>
+    public Tensor FeatureRows(EncodedInputs inputs, TenantAdapter adapter, Tensor rows)
+    {
+        if (inputs.Batch != rows.shape[0]) throw new ArgumentException($"{rows.shape[0]} rows need as many examples, got a batch of {inputs.Batch}", nameof(inputs));
+        return adapter.Layout.Sites.Count == 0 ? Features(inputs) : RunCopies(inputs, adapter, rows);
+    }
+
+    Tensor RunCopies(EncodedInputs inputs, TenantAdapter adapter, Tensor rows)
+    {
         var copies = new AdapterCopies(adapter, rows);
         var value = Executor.Run(inputs.Feeds, [Pooling.GraphValue], copies)[Pooling.GraphValue];
-        var features = Pooling.Pool(value, inputs);
-        return features.shape[0] == rows.shape[0] ? features : features.expand(rows.shape[0], features.shape[1]);
+        return Pooling.Pool(value, inputs);
     }
 
     /// <summary>The forward pass an optimizer steps with; it offers per-copy runs for single examples where the adapter allows.</summary>

@@ -9,7 +9,7 @@ namespace LoKO.Engine.Optimizers;
 /// A gradient baseline (AdamW, AdaGrad, SGD) over the same θ and loss: cross-entropy for
 /// classification, squared error for regression. One step per (mini-batch of) example(s).
 /// </summary>
-public sealed class GradientOptimizer : IOnlineOptimizer
+public sealed class GradientOptimizer : ISharedPassOptimizer
 {
     readonly Parameter _theta;
     readonly optim.Optimizer _optimizer;
@@ -61,6 +61,34 @@ public sealed class GradientOptimizer : IOnlineOptimizer
             return new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the loss is not finite (non-finite input or state)");
         _optimizer.zero_grad();
         loss.backward();
+        return Apply(predictions, lossValue);
+    }
+
+    /// <summary>Every step of a gradient optimizer is one reverse pass of the loss: it always shares.</summary>
+    public bool SharesPass(Tensor targets) => true;
+
+    /// <summary>The cotangent is ∂loss/∂outputs, taken on the (small) outputs alone; the shared pass carries it to θ.</summary>
+    public SharedStep Begin(SharedRow row, Tensor targets)
+    {
+        var outputs = row.Outputs();
+        var predictions = Observation.Predict(_kind, outputs).detach().cpu();
+        var local = outputs.detach().requires_grad_(true);
+        var loss = Observation.Loss(_kind, local, targets);
+        double lossValue = loss.ToDouble();
+        if (!double.IsFinite(lossValue))
+            return SharedStep.Done(new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the loss is not finite (non-finite input or state)"));
+        var cotangent = autograd.grad([loss], [local])[0].detach();
+        return new SharedStep(outputs, cotangent, gradient =>
+        {
+            _optimizer.zero_grad();
+            _theta.grad = gradient ?? zeros_like(_theta);
+            return Apply(predictions, lossValue);
+        });
+    }
+
+    /// <summary>The optimizer's step from the gradient in θ.grad, or a rejection when it is missing or not finite.</summary>
+    StepOutcome Apply(Tensor predictions, double lossValue)
+    {
         if (_theta.grad is not { } grad || !grad.isfinite().all().item<bool>())
         {
             _optimizer.zero_grad();

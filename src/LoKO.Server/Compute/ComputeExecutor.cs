@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using LoKO.Engine.Batching;
+using LoKO.Engine.Models;
 using LoKO.Server.Hosting;
 using Microsoft.Extensions.Options;
 using TorchSharp;
@@ -8,17 +10,21 @@ namespace LoKO.Server.Compute;
 /// <summary>
 /// A fixed set of dedicated threads that run every TorchSharp computation, so numeric work never blocks
 /// ASP.NET request threads or the thread pool, and TorchSharp's thread-static dispose scopes stay on one
-/// thread for a whole unit of work (work items are synchronous: no await inside).
+/// thread for a whole unit of work (work items are synchronous: no await inside). With LoKO:BatchTenants on, the
+/// learning steps of several tenants of one base model run as one batch (<see cref="LearnBatcher"/>).
 /// </summary>
 public sealed class ComputeExecutor : IDisposable
 {
     readonly BlockingCollection<Action> _queue = new();
     readonly Thread[] _threads;
+    readonly LearnBatcher? _batcher;
 
     public ComputeExecutor(IOptions<LoKOOptions> options)
     {
         var o = options.Value;
+        o.BatchTenants.Validate();
         if (o.TorchThreads > 0) torch.set_num_threads(o.TorchThreads);
+        if (o.BatchTenants.Enabled) _batcher = new LearnBatcher(o.BatchTenants, _queue.Add);
         _threads = new Thread[Math.Max(1, o.ComputeThreads)];
         for (int i = 0; i < _threads.Length; i++)
         {
@@ -43,6 +49,23 @@ public sealed class ComputeExecutor : IDisposable
 
     public Task Run(Action work) => Run<bool>(() => { work(); return true; });
 
+    /// <summary>Whether learning steps batch across tenants (<see cref="Learn"/>); off, the caller runs its steps with <see cref="Run(Action)"/>.</summary>
+    public bool BatchesTenants => _batcher is not null;
+
+    /// <summary>Batches of learning steps run so far, and the steps of them that shared one forward and reverse pass.</summary>
+    public (long Batches, long SharedSteps) BatchCounts => _batcher?.Counts ?? (0, 0);
+
+    /// <summary>
+    /// One tenant's learning step, run in a batch with other tenants' steps of <paramref name="model"/>: on a compute
+    /// thread, <paramref name="prepare"/> builds it and <paramref name="finish"/> records its result (with its share
+    /// of the batch's time). The caller awaits each step before its next, so its steps keep their order.
+    /// </summary>
+    public Task Learn(BaseModel model, Func<TenantStep> prepare, Action<TenantStepResult, TimeSpan> finish)
+    {
+        if (_batcher is null) throw new InvalidOperationException("LoKO:BatchTenants is off: run the step with Run");
+        return _batcher.Add(new LearnRequest(model, prepare, finish));
+    }
+
     void Loop()
     {
         foreach (var item in _queue.GetConsumingEnumerable()) item();
@@ -52,6 +75,7 @@ public sealed class ComputeExecutor : IDisposable
     {
         _queue.CompleteAdding();
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(30));
+        _batcher?.Dispose();
         _queue.Dispose();
     }
 }

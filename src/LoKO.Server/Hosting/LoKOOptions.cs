@@ -30,6 +30,8 @@ public sealed class LoKOOptions
     public int ComputeThreads { get; set; } = 1;
     /// <summary>LibTorch intra-op threads (process-wide); 0 leaves LibTorch's default.</summary>
     public int TorchThreads { get; set; }
+    /// <summary>Learning steps of several tenants of one base model in one batched pass (off by default).</summary>
+    public Compute.BatchTenantsOptions BatchTenants { get; set; } = new();
     /// <summary>Token limit of text models.</summary>
     public int MaxTokens { get; set; } = 128;
     /// <summary>Side length images are resized to for the resnet18 preset (and image models whose graph fixes none).</summary>

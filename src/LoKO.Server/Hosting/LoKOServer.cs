@@ -32,6 +32,7 @@ public static class LoKOServer
         builder.Services.Configure<LoKOOptions>(section);
         var options = section.Get<LoKOOptions>() ?? new LoKOOptions();
         SiloClustering.Validate(options);
+        options.BatchTenants.Validate();
         // Before anything else touches torch: a LibTorch folder must load first, and CUDA asked for must be there.
         var device = Compute.ServingDevice.Resolve(options);
         builder.Services.AddSingleton(device);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LoKO.Engine.Batching;
 using LoKO.Engine.Optimizers;
 using static TorchSharp.torch;
 
@@ -24,7 +25,7 @@ public sealed partial class TenantActor
                 await GrowDueAsync();
                 if (!_freeze.Frozen && _pending.TryPeek(out var next))
                 {
-                    await _s.Compute.Run(() => Step(next));
+                    await LearnAsync(next);
                     _pending.TryDequeue(out _);
                     SignalRoom();
                     if (_freeze.Monitor.Tripped is not null) continue; // no checkpoint of a state past the drop
@@ -52,6 +53,11 @@ public sealed partial class TenantActor
         }
     }
 
+    /// <summary>The next logged example's step: batched with other tenants' steps when LoKO:BatchTenants is on, else alone.</summary>
+    Task LearnAsync(PendingStep next) => _s.Compute.BatchesTenants
+        ? _s.Compute.Learn(_model, () => Prepare(next), (result, elapsed) => Record(next, result, elapsed))
+        : _s.Compute.Run(() => Step(next));
+
     /// <summary>
     /// Compute thread: one prequential step — predict, then learn — for one logged example. Feedback on a prediction
     /// is scored by what that prediction showed (<see cref="PendingStep.Shown"/>), the outcome its user saw.
@@ -60,14 +66,32 @@ public sealed partial class TenantActor
     {
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
+        TenantStepResult result;
+        try
+        {
+            var prepared = Prepare(step);
+            // The forward closure encodes from the managed input each time: the filter may call it again
+            // later (bounded-P₀ warm-up replays), after this step's dispose scope has ended.
+            result = new(_optimizer.Step(_model.Pass([prepared.Input], _adapter), prepared.Targets), null, false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            result = new(null, e, false);
+        }
+        Record(step, result, clock.Elapsed);
+    }
+
+    /// <summary>Compute thread: the step of one logged example, to run alone or in a batch of tenants.</summary>
+    TenantStep Prepare(PendingStep step) =>
+        new(_adapter, _optimizer, step.Payload.ToModelInput(), tensor(new long[] { step.LabelIndex }));
+
+    /// <summary>Compute thread: the counters, metrics and guard rails after a step (alone or batched); disposes its outcome.</summary>
+    void Record(PendingStep step, TenantStepResult result, TimeSpan elapsed)
+    {
         bool applied = false, correct = false;
         try
         {
-            var input = step.Payload.ToModelInput();
-            var targets = tensor(new long[] { step.LabelIndex });
-            // The forward closure encodes from the managed input each time: the filter may call it again
-            // later (bounded-P₀ warm-up replays), after this step's dispose scope has ended.
-            using var outcome = _optimizer.Step(_model.Pass([input], _adapter), targets);
+            using var outcome = result.Outcome ?? throw result.Error!;
             long predicted = step.Shown?.LabelIndex ?? outcome.Predictions.argmax(1).item<long>();
             double loss = step.Shown?.Loss ?? outcome.Loss;
             applied = outcome.Status != StepStatus.Rejected;
@@ -76,7 +100,7 @@ public sealed partial class TenantActor
                 _s.Logger.LogWarning("Tenant {Tenant}: example {Sequence} rejected: {Reason}", TenantId, step.Sequence, outcome.Reason);
             _warmupPending = outcome.Status == StepStatus.Deferred;
             _freeze.Monitor.Observe(step.Sequence, correct, outcome.GuardEvent);
-            _s.Metrics.Stepped(_gauges, clock.Elapsed, applied, correct,
+            _s.Metrics.Stepped(_gauges, elapsed, applied, correct,
                 loss, outcome.InnovationNorm, outcome.NoiseTrace, outcome.MeanCovariance, outcome.GuardEvent);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

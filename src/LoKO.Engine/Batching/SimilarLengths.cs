@@ -1,0 +1,41 @@
+namespace LoKO.Engine.Batching;
+
+/// <summary>
+/// Splits a batch of texts into passes of similar token lengths. A pass pads every row to its longest, and on a CPU
+/// the padded tokens cost as much as real ones: one pass of 8 fortunes of 12 to 128 tokens computed about twice the
+/// tokens of their separate steps, and ran slower than them. Sorted by length, rows join a pass while its padded
+/// tokens stay within <see cref="Slack"/> of its real ones. The default allows no padding at all: over 16 steps of
+/// 8 tenants (minilm-l6, short texts of 8 to 10 tokens), padded passes left θ up to 8e-2 from the separate steps', far
+/// past the 1e-4 that separate runs from rounding-perturbed starts differ by, although each padded row's features and
+/// one-step gradient match its own run's to 1e-6; passes of equal lengths stayed within 3e-6.
+/// </summary>
+public static class SimilarLengths
+{
+    /// <summary>Padded tokens a pass may compute beyond its real ones, as a fraction of them (0: rows of one length only).</summary>
+    public const double Slack = 0;
+
+    /// <summary>The passes, each the indices of its rows in ascending length (every index once).</summary>
+    public static IReadOnlyList<int[]> Passes(IReadOnlyList<long> lengths, double slack = Slack)
+    {
+        ArgumentNullException.ThrowIfNull(lengths);
+        ArgumentOutOfRangeException.ThrowIfNegative(slack);
+        var passes = new List<int[]>();
+        var current = new List<int>();
+        long real = 0;
+        foreach (int i in Enumerable.Range(0, lengths.Count).OrderBy(i => lengths[i]))
+        {
+            long length = lengths[i];
+            // Ascending order: the new row is the pass's longest, so every row pads to its length.
+            if (current.Count > 0 && (current.Count + 1) * length > (1 + slack) * (real + length))
+            {
+                passes.Add([.. current]);
+                current.Clear();
+                real = 0;
+            }
+            current.Add(i);
+            real += length;
+        }
+        if (current.Count > 0) passes.Add([.. current]);
+        return passes;
+    }
+}
