@@ -17,15 +17,7 @@ public sealed class DeviceSettingTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task CudaAskedForOnAMachineWithoutItStopsTheServerWithOneLine()
     {
-        var run = await ChildProcess.RunAsync("dotnet", [
-            ServerBinary.Dll,
-            "--urls", $"http://127.0.0.1:{LoKOTestServer.FreePort()}",
-            $"--LoKO:GrpcUrl=http://127.0.0.1:{LoKOTestServer.FreePort()}",
-            .. LoKOTestServer.OrleansPortArguments(),
-            $"--LoKO:DataDirectory={Path.Combine(_directory, "data")}",
-            $"--LoKO:AdminKey={LoKOTestServer.AdminKey}",
-            "--LoKO:Device=cuda",
-        ], TimeSpan.FromSeconds(90), Path.GetDirectoryName(ServerBinary.Dll));
+        var run = await ServerBinary.RunToExitAsync(Path.Combine(_directory, "data"), [$"--LoKO:AdminKey={LoKOTestServer.AdminKey}", "--LoKO:Device=cuda"]);
         var lines = run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         output.WriteLine($"exit code {run.ExitCode}; stderr:\n{string.Join('\n', lines)}\nstdout:\n{run.Stdout}");
         Assert.Equal(InvalidSettingException.ExitCode, run.ExitCode);

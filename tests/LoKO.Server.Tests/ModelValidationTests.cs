@@ -59,17 +59,7 @@ public sealed class ModelValidationTests(ITestOutputHelper output) : IDisposable
     {
         Assert.False(OpRegistry.TryGet(TinyOnnxModels.UnsupportedOp, out _), $"{TinyOnnxModels.UnsupportedOp} is supported now: pick another op for this test");
         var model = TinyOnnxModels.WriteUnsupported(_directory);
-        var run = await ChildProcess.RunAsync("dotnet", [
-            ServerBinary.Dll,
-            "--urls", $"http://127.0.0.1:{LoKOTestServer.FreePort()}",
-            $"--LoKO:GrpcUrl=http://127.0.0.1:{LoKOTestServer.FreePort()}",
-            .. LoKOTestServer.OrleansPortArguments(),
-            $"--LoKO:DataDirectory={Path.Combine(_directory, "data")}",
-            $"--LoKO:AdminKey={LoKOTestServer.AdminKey}",
-            $"--LoKO:Models:odd:Path={model}",
-            "--LoKO:Models:odd:Image:Size=8",
-            "--LoKO:Models:odd:Features:Node=y",
-        ], TimeSpan.FromSeconds(90), Path.GetDirectoryName(ServerBinary.Dll));
+        var run = await ServerBinary.RunToExitAsync(Path.Combine(_directory, "data"), [$"--LoKO:AdminKey={LoKOTestServer.AdminKey}", $"--LoKO:Models:odd:Path={model}", "--LoKO:Models:odd:Image:Size=8", "--LoKO:Models:odd:Features:Node=y"]);
         var lines = run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         output.WriteLine($"exit code {run.ExitCode}; stderr:\n{string.Join('\n', lines)}\nstdout:\n{run.Stdout}");
         Assert.Equal(InvalidSettingException.ExitCode, run.ExitCode);

@@ -1,3 +1,5 @@
+using LoKO.Server.Tests.Tools;
+
 namespace LoKO.Server.Tests;
 
 /// <summary>The built server, for tests that run it as a child process (`dotnet LoKO.Server.dll …`).</summary>
@@ -21,4 +23,18 @@ public static class ServerBinary
             return local;
         }
     }
+
+    /// <summary>
+    /// Runs the built server to its exit (a start that is refused) on free loopback ports with
+    /// <paramref name="dataDirectory"/> and <paramref name="settings"/> after them.
+    /// </summary>
+    public static Task<ChildProcessResult> RunToExitAsync(string dataDirectory, IEnumerable<string> settings) =>
+        ChildProcess.RunAsync("dotnet", [
+            Dll,
+            "--urls", $"http://127.0.0.1:{LoKOTestServer.FreePort()}",
+            $"--LoKO:GrpcUrl=http://127.0.0.1:{LoKOTestServer.FreePort()}",
+            .. LoKOTestServer.OrleansPortArguments(),
+            $"--LoKO:DataDirectory={dataDirectory}",
+            .. settings,
+        ], TimeSpan.FromSeconds(90), Path.GetDirectoryName(Dll));
 }

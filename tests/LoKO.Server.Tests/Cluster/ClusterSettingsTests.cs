@@ -18,15 +18,7 @@ public sealed class ClusterSettingsTests(ITestOutputHelper output) : IDisposable
     [InlineData("LoKO:Orleans:AdvertisedAddress", "is not an IP address", new[] { "--LoKO:AdminKey=k", "--LoKO:Database:Provider=postgres", Postgres, "--LoKO:Orleans:AdvertisedAddress=pod-3" })]
     public async Task PostgresClusteringRefusesSettingsOnlyOneNodeCouldUse(string key, string reason, string[] settings)
     {
-        var run = await ChildProcess.RunAsync("dotnet", [
-            ServerBinary.Dll,
-            "--urls", $"http://127.0.0.1:{LoKOTestServer.FreePort()}",
-            $"--LoKO:GrpcUrl=http://127.0.0.1:{LoKOTestServer.FreePort()}",
-            .. LoKOTestServer.OrleansPortArguments(),
-            $"--LoKO:DataDirectory={_directory}",
-            "--LoKO:Orleans:Clustering=postgres",
-            .. settings,
-        ], TimeSpan.FromSeconds(90), Path.GetDirectoryName(ServerBinary.Dll));
+        var run = await ServerBinary.RunToExitAsync(_directory, ["--LoKO:Orleans:Clustering=postgres", .. settings]);
         output.WriteLine($"exit code {run.ExitCode}; stderr: {run.Stderr}");
         Assert.Equal(InvalidSettingException.ExitCode, run.ExitCode);
         var line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
