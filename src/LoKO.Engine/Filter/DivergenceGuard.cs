@@ -1,5 +1,6 @@
 using System.Globalization;
 using LoKO.Engine.Optimizers;
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Filter;
@@ -191,12 +192,12 @@ public sealed class DivergenceGuard
     {
         var g = _s.Guard;
         double d = _o.Damping;
-        g.P!.div_(d);
-        if (_logits) g.Sigma?.div_(d);
-        else g.R!.mul_(d);
+        g.P!.OverInPlace(d);
+        if (_logits) g.Sigma?.OverInPlace(d);
+        else g.R!.TimesInPlace(d);
         _s.NoiseAdaptation /= d;
         using (no_grad()) _s.Theta.copy_(g.Theta!);
-        _s.P!.copy_(g.P);
+        _s.P!.copy_(g.P!);
         _s.R!.copy_(g.R!);
         if (g.Sigma is not null) _s.Sigma!.copy_(g.Sigma);
         (_s.PriorScale, _s.HeadPriorScale, _s.PriorSum, _s.PriorSeen) = (g.PriorScale, g.HeadPriorScale, g.PriorSum, g.PriorSeen);

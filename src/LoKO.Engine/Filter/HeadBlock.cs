@@ -1,4 +1,5 @@
 using LoKO.Engine.Lora;
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Filter;
@@ -24,7 +25,7 @@ public sealed record HeadBlock(long WeightOffset, long BiasOffset, int Classes, 
     {
         long k = rows.shape[0];
         var w = Weight(rows).view(k, Classes, Features);
-        return bmm(w, features.unsqueeze(2)).squeeze(2) + rows.narrow(1, BiasOffset, Classes);
+        return bmm(w, features.unsqueeze(2)).squeeze(2).Plus(rows.narrow(1, BiasOffset, Classes));
     }
 
     /// <summary>1 on every θ entry outside the head, 0 on the head's: the diagonal block when the head has its own.</summary>
@@ -40,7 +41,7 @@ public sealed record HeadBlock(long WeightOffset, long BiasOffset, int Classes, 
     public void Add(Tensor theta, Tensor u, Tensor a)
     {
         var delta = u.unsqueeze(1) * a.unsqueeze(0); // [C, d + 1]
-        theta.narrow(0, WeightOffset, Classes * Features).add_(delta.narrow(1, 0, Features).reshape(-1));
-        theta.narrow(0, BiasOffset, Classes).add_(delta.select(1, Features));
+        theta.narrow(0, WeightOffset, Classes * Features).PlusInPlace(delta.narrow(1, 0, Features).reshape(-1));
+        theta.narrow(0, BiasOffset, Classes).PlusInPlace(delta.select(1, Features));
     }
 }

@@ -1,4 +1,4 @@
-using TorchSharp;
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Filter;
@@ -15,14 +15,14 @@ public static class LogitObservation
     public static Tensor Lambda(Tensor yHat, double floor)
     {
         long c = yHat.shape[0];
-        return diag(yHat) - yHat.outer(yHat) + eye(c, dtype: yHat.dtype, device: yHat.device) * (floor / c);
+        return (diag(yHat) - yHat.outer(yHat)).Plus(eye(c, dtype: yHat.dtype, device: yHat.device).Times(floor / c));
     }
 
     /// <summary>u = (τI + Λ·V)⁻¹·e [C]: the innovation weighted by the inverse predictive covariance.</summary>
     public static Tensor Weighted(Tensor lambda, Tensor v, Tensor e, double tau)
     {
         long c = e.shape[0];
-        var s = eye(c, dtype: e.dtype, device: e.device) * tau + matmul(lambda, v);
+        var s = eye(c, dtype: e.dtype, device: e.device).Times(tau).Plus(matmul(lambda, v));
         return linalg.solve(s, e);
     }
 
@@ -30,16 +30,16 @@ public static class LogitObservation
     public static Tensor Gain(Tensor lambda, Tensor v, double tau)
     {
         long c = lambda.shape[0];
-        var s = eye(c, dtype: lambda.dtype, device: lambda.device) * tau + matmul(lambda, v);
+        var s = eye(c, dtype: lambda.dtype, device: lambda.device).Times(tau).Plus(matmul(lambda, v));
         var m = linalg.solve(s, lambda);
-        return (m + m.t()) * 0.5;
+        return m.Plus(m.t()).Times(0.5);
     }
 
     /// <summary>eᵀ·S⁻¹·e with S = Λ·V·Λ + τ·Λ: the squared Mahalanobis length of the innovation (C − 1 expected).</summary>
     public static double NormalisedInnovation(Tensor lambda, Tensor v, Tensor e, double tau)
     {
-        var s = matmul(matmul(lambda, v), lambda) + lambda * tau;
-        return e.dot(linalg.solve((s + s.t()) * 0.5, e)).ToDouble();
+        var s = matmul(matmul(lambda, v), lambda).Plus(lambda.Times(tau));
+        return e.dot(linalg.solve(s.Plus(s.t()).Times(0.5), e)).Value();
     }
 
     /// <summary>IMQ weight w = c² / (c² + eᵀS⁻¹e) (WoLF-IMQ): R ← R / w shrinks an outlier's gain; c = 0 is off.</summary>

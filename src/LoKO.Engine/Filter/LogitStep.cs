@@ -1,4 +1,5 @@
 using LoKO.Engine.Optimizers;
+using LoKO.Engine.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -96,7 +97,7 @@ sealed class LogitStep : IDisposable
         var yHatBatch = z.softmax(1);
         var predictions = yHatBatch.detach().cpu();
         double loss;
-        using (no_grad()) loss = nn.functional.cross_entropy(z.detach(), targets.to(ScalarType.Int64).to(z.device)).ToDouble();
+        using (no_grad()) loss = nn.functional.cross_entropy(z.detach(), targets.to(ScalarType.Int64).to(z.device)).Value();
         if (!yHatBatch.isfinite().all().item<bool>())
             return new(features, predictions, loss, "the prediction is not finite (non-finite input or state)", null, null);
 
@@ -124,9 +125,9 @@ sealed class LogitStep : IDisposable
         if (first) initialised?.Invoke();
 
         // 1. predict: p ← γ²·p + (1 − γ²)·p₀, Σ ← γ_h²·Σ + (1 − γ_h²)·Σ₀ (new tensors: a rejected step keeps the old)
-        var p = DiagonalCovariance.Revert(_s.P!, _mask * _s.PriorScale, _o.Reversion);
+        var p = DiagonalCovariance.Revert(_s.P!, _mask.Times(_s.PriorScale), _o.Reversion);
         var sigma = _shared ? RevertSigma(_s.Sigma!, _o.HeadReversion) : null;
-        double tau = _s.R![0, 0].ToDouble();
+        double tau = _s.R![0, 0].Value();
 
         // 5. V = J·P·Jᵀ (+ s·I from a shared head, s = φ̃ᵀ·Σ·φ̃): the logits' prior covariance [C, C]
         //    (gradient observation: V ≈ ρ·I, ρ = gᵀ·P·g / eᵀe, the logit variance along e)
@@ -136,14 +137,14 @@ sealed class LogitStep : IDisposable
             ? matmul(j * p, j.t()).to(ScalarType.Float64)
             : _o.DiagonalMean == DiagonalMean.Posterior
                 ? zeros_like(eye)
-                : eye * ((p * g!).dot(g!).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
+                : eye.Times((p * g!).dot(g!).Value() / Math.Max(e.dot(e).Value(), 1e-30));
         Tensor? a = null;
         double s = 0;
         if (sigma is not null)
         {
             a = sigma.mv(phi!);
-            s = phi!.dot(a).ToDouble();
-            v = v + eye * s;
+            s = phi!.dot(a).Value();
+            v = v.Plus(eye.Times(s));
         }
 
         // 6. S = Λ·V·Λ + τ·Λ; robust weighting R ← R / w, w = c² / (c² + eᵀS⁻¹e)
@@ -163,14 +164,14 @@ sealed class LogitStep : IDisposable
             (false, DiagonalForm.RootPrecision) => DiagonalCovariance.GradientRootPrecisionForm(p, g!, _o.RootScale),
             _ => throw new NotSupportedException("the root-precision form needs the gradient observation (LokoOptions.Validate)"),
         };
-        pNew = pNew.clamp_min(_o.PMin) * _mask;
+        pNew = pNew.AtLeast(_o.PMin) * _mask;
         // 8. θ ← θ + K·e: the diagonal block by P·Jᵀ·u (gradient: P·g·(eᵀu / eᵀe); posterior mean: P⁺·g / τ),
         //    a shared head by u·(Σφ̃)ᵀ
         var dTheta = j is not null
             ? p * matmul(u.to(j.dtype).unsqueeze(0), j).squeeze(0)
             : _o.DiagonalMean == DiagonalMean.Posterior
-                ? pNew * g! / tauStep
-                : p * g! * (e.dot(u).ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30));
+                ? (pNew * g!).Over(tauStep)
+                : (p * g!).Times(e.dot(u).Value() / Math.Max(e.dot(e).Value(), 1e-30));
 
         var sigmaNew = sigma is null ? null : SharedHeadCovariance.Update(sigma, a!, s, lambda, tauStep);
         if (!double.IsFinite(nis) || !LokoFilter.AllFinite(u, dTheta, pNew) || (sigmaNew is not null && !LokoFilter.AllFinite(sigmaNew)))
@@ -178,7 +179,7 @@ sealed class LogitStep : IDisposable
 
         using (no_grad())
         {
-            theta.add_(dTheta);
+            theta.PlusInPlace(dTheta);
             if (a is not null) _head.Add(theta, u.to(theta.dtype), a.to(theta.dtype));
         }
         LokoFilter.Replace(_s.P!, pNew, t => _s.P = t);
@@ -189,15 +190,15 @@ sealed class LogitStep : IDisposable
         {
             double ratio = Math.Min(nis / Math.Max(c - 1, 1), 10);
             double beta = 1 - (1 - _o.TemperatureBeta) * _s.NoiseAdaptation;
-            _s.R.mul_(beta + (1 - beta) * ratio);
+            _s.R.TimesInPlace(beta + (1 - beta) * ratio);
         }
         _s.Applied++;
         return new StepOutcome(predictions, loss, StepStatus.Applied,
-            InnovationNorm: e.norm().ToDouble(),
+            InnovationNorm: e.norm().Value(),
             // eᵀu ≤ ‖e‖²/τ: bounded, unlike eᵀS⁻¹e, which a single confident error can make huge
-            NormalisedInnovation: e.dot(u).ToDouble() / c,
-            NoiseTrace: _s.R.trace().ToDouble(),
-            MeanCovariance: pNew.sum().ToDouble() / Math.Max(_mask.sum().ToDouble(), 1));
+            NormalisedInnovation: e.dot(u).Value() / c,
+            NoiseTrace: _s.R.trace().Value(),
+            MeanCovariance: pNew.sum().Value() / Math.Max(_mask.sum().Value(), 1));
     }
 
     /// <summary>J [C, n]: one reverse pass of Σ_k z_k(copy k) over per-copy rows, else C passes over one retained graph.</summary>
@@ -206,7 +207,7 @@ sealed class LogitStep : IDisposable
         var theta = _s.Theta;
         if (zCopies is not null)
         {
-            var picked = zCopies.gather(1, arange(zCopies.shape[0], device: zCopies.device).unsqueeze(1)).sum();
+            var picked = zCopies.gather(1, HeldScalars.Range(zCopies.shape[0], zCopies.device).unsqueeze(1)).sum();
             var grad = autograd.grad([picked], [rows!], allow_unused: true)[0];
             return grad is null || grad.IsInvalid ? zeros_like(rows!) : grad.detach();
         }
@@ -236,17 +237,17 @@ sealed class LogitStep : IDisposable
     {
         int c = _head.Classes;
         if (_s.R is null)
-            _s.R = (torch.eye(c, dtype: ScalarType.Float64, device: _s.Theta.device) * _o.Temperature).DetachFromDisposeScope();
+            _s.R = torch.eye(c, dtype: ScalarType.Float64, device: _s.Theta.device).Times(_o.Temperature).DetachFromDisposeScope();
         if (phi is not null && _s.Sigma is null)
         {
             _s.HeadPriorScale = SharedHeadCovariance.PriorScale(phi, _o.HeadPriorVariance);
-            _s.Sigma = (torch.eye(phi.shape[0], dtype: ScalarType.Float64, device: phi.device) * _s.HeadPriorScale).DetachFromDisposeScope();
+            _s.Sigma = torch.eye(phi.shape[0], dtype: ScalarType.Float64, device: phi.device).Times(_s.HeadPriorScale).DetachFromDisposeScope();
         }
         if (_s.P is not null && (_o.P0 == InitialCovariance.Constant || _s.PriorSeen >= _o.PriorExamples)) return;
 
         double measured = j is not null
-            ? j.pow(2).sum().ToDouble() / c
-            : g!.pow(2).sum().ToDouble() / Math.Max(e.dot(e).ToDouble(), 1e-30);
+            ? j.Squared().sum().Value() / c
+            : g!.Squared().sum().Value() / Math.Max(e.dot(e).Value(), 1e-30);
         double scale = _o.P0Constant;
         if (_o.P0 != InitialCovariance.Constant && measured > 0 && double.IsFinite(measured))
         {
@@ -255,8 +256,8 @@ sealed class LogitStep : IDisposable
             scale = _o.DiagonalPriorVariance / (_s.PriorSum / _s.PriorSeen);
         }
         else if (_s.P is not null) return;
-        if (_s.P is null) _s.P = (_mask * scale).DetachFromDisposeScope();
-        else _s.P.mul_(scale / _s.PriorScale);
+        if (_s.P is null) _s.P = _mask.Times(scale).DetachFromDisposeScope();
+        else _s.P.TimesInPlace(scale / _s.PriorScale);
         _s.PriorScale = scale;
     }
 
@@ -265,5 +266,5 @@ sealed class LogitStep : IDisposable
 
     Tensor RevertSigma(Tensor sigma, double gamma) => gamma == 1
         ? sigma
-        : sigma * (gamma * gamma) + torch.eye(sigma.shape[0], dtype: sigma.dtype, device: sigma.device) * ((1 - gamma * gamma) * _s.HeadPriorScale);
+        : sigma.Times(gamma * gamma).Plus(torch.eye(sigma.shape[0], dtype: sigma.dtype, device: sigma.device).Times((1 - gamma * gamma) * _s.HeadPriorScale));
 }

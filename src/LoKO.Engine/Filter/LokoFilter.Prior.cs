@@ -1,4 +1,5 @@
 using LoKO.Engine.Optimizers;
+using LoKO.Engine.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,7 +16,7 @@ public sealed partial class LokoFilter
     void InitialiseIfNeeded(Tensor h, long classes)
     {
         if (State.R is null)
-            State.R = (torch.eye(classes, dtype: ScalarType.Float64, device: State.Theta.device) * _options.R0).DetachFromDisposeScope();
+            State.R = torch.eye(classes, dtype: ScalarType.Float64, device: State.Theta.device).Times(_options.R0).DetachFromDisposeScope();
         if (State.P is not null) return;
         State.P = PriorCovariance(h).detach().DetachFromDisposeScope();
         RecordHeadPrior();
@@ -26,20 +27,20 @@ public sealed partial class LokoFilter
     /// <summary>p₀ by the constant or an auto strategy; a first Jacobian of zeros leaves the auto ones at <see cref="LokoOptions.P0Constant"/>.</summary>
     Tensor PriorCovariance(Tensor h)
     {
-        var a2 = h.to(ScalarType.Float64).pow(2).sum(dim: 0); // a_i² = ‖H_{·i}‖²
+        var a2 = h.to(ScalarType.Float64).Squared().sum(dim: 0); // a_i² = ‖H_{·i}‖²
         double norm2 = a2.sum().item<double>();
-        if (_options.P0 == InitialCovariance.Constant || norm2 == 0) return full_like(State.Theta, _options.P0Constant);
+        if (_options.P0 == InitialCovariance.Constant || norm2 == 0) return State.Theta.FilledLike(_options.P0Constant);
         double target = _options.AutoPriorWeight * h.shape[0] * _options.R0; // k·trace(R₀) = k·m·r₀
         switch (_options.P0)
         {
             case InitialCovariance.Auto:
                 // trace(G) = Σ_i p_i·a_i² = c·‖H‖²_F  ⇒  c = k·m·r₀ / ‖H‖²_F
-                return full_like(State.Theta, target / norm2);
+                return State.Theta.FilledLike(target / norm2);
             case InitialCovariance.AutoNormalised:
                 // p_i = c / max(a_i, a_rms/10)  ⇒  trace(G) = c·Σ_i a_i² / max(a_i, a_rms/10) = k·m·r₀
-                var denominator = a2.sqrt().clamp_min(0.1 * Math.Sqrt(norm2 / a2.shape[0]));
+                var denominator = a2.sqrt().AtLeast(0.1 * Math.Sqrt(norm2 / a2.shape[0]));
                 double c = target / (a2 / denominator).sum().item<double>();
-                return (c / denominator).to(State.Theta.dtype);
+                return denominator.Dividing(c).to(State.Theta.dtype);
             default:
                 throw new InvalidOperationException($"P₀ {_options.P0} is set by its warm-up, not at the first example");
         }
@@ -48,9 +49,9 @@ public sealed partial class LokoFilter
     /// <summary>Bounded P₀: gather squared gradients on the first N_w examples, then learn them all, in order.</summary>
     StepOutcome Warmup(ForwardPass forward, Tensor targets, Tensor h, Tensor predictions, double loss)
     {
-        var g2 = h.pow(2).sum(dim: 0);
+        var g2 = h.Squared().sum(dim: 0);
         if (State.WarmupSquaredGradients is null) State.WarmupSquaredGradients = g2.DetachFromDisposeScope();
-        else State.WarmupSquaredGradients.add_(g2);
+        else State.WarmupSquaredGradients.PlusInPlace(g2);
         State.WarmupSeen++;
         _warmup.Add((forward, targets.detach().clone().DetachFromDisposeScope()));
         if (State.WarmupSeen < _options.WarmupExamples)
@@ -65,9 +66,9 @@ public sealed partial class LokoFilter
     StepOutcome CompleteWarmup()
     {
         var sq = State.WarmupSquaredGradients!;
-        double max = sq.max().ToDouble();
-        var scaled = max > 0 ? sq / max : zeros_like(sq);
-        State.P = (scaled * (_options.P0Max - _options.P0Min) + _options.P0Min).detach().DetachFromDisposeScope();
+        double max = sq.max().Value();
+        var scaled = max > 0 ? sq.Over(max) : zeros_like(sq);
+        State.P = scaled.Times(_options.P0Max - _options.P0Min).Plus(_options.P0Min).detach().DetachFromDisposeScope();
         RecordHeadPrior();
         _guard?.Snapshot();
         sq.Dispose();

@@ -1,4 +1,5 @@
 using LoKO.Engine.Optimizers;
+using LoKO.Engine.Platform;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -65,7 +66,7 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
         var yHat = Observation.Predict(_kind, outputs);
         var predictions = yHat.detach().cpu().MoveToOuterDisposeScope();
         double loss;
-        using (no_grad()) loss = Observation.Loss(_kind, outputs.detach(), targets).ToDouble();
+        using (no_grad()) loss = Observation.Loss(_kind, outputs.detach(), targets).Value();
         if (!yHat.isfinite().all().item<bool>())
             return Reject(predictions, loss, "the prediction is not finite (non-finite input or state)");
 
@@ -77,7 +78,7 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
         {
             // R exists from the first example: the guard snapshots it when the warm-up completes.
             if (State.R is null)
-                State.R = (torch.eye(outputs.shape[1], dtype: ScalarType.Float64, device: State.Theta.device) * _options.R0).DetachFromDisposeScope();
+                State.R = torch.eye(outputs.shape[1], dtype: ScalarType.Float64, device: State.Theta.device).Times(_options.R0).DetachFromDisposeScope();
             return Warmup(forward, targets, h, predictions, loss);
         }
         InitialiseIfNeeded(h, outputs.shape[1]);
@@ -105,8 +106,8 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
     {
         // 1. predict: p ← p / λ + q (a new tensor: a rejected step must leave p as it was)
         var p = State.P!;
-        if (_options.Forgetting < 1) p = p / _options.Forgetting;
-        if (_options.Q > 0) p = p + _options.Q;
+        if (_options.Forgetting < 1) p = p.Over(_options.Forgetting);
+        if (_options.Q > 0) p = p.Plus(_options.Q);
         int b = (int)(h.shape[0] / State.R!.shape[0]);
         var r = BlockDiagonal(State.R, b);
 
@@ -114,7 +115,7 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
         var hp = h * p;
         var g = matmul(hp, h.t()).to(ScalarType.Float64);
         // 6. S = G + R + δI, δ raised until Cholesky succeeds
-        var l = Cholesky(g + r);
+        var l = Cholesky(g.Plus(r));
         if (l is null) return Reject(predictions, loss, "S is not positive definite even with jitter");
         // 7. K = diag(p)·Hᵀ·S⁻¹ is never formed: step 8 needs only S⁻¹·e and step 9 only diag(Hᵀ·S⁻¹·H)
         var e64 = e.to(ScalarType.Float64);
@@ -124,19 +125,19 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
         // 9. p ← max(p − p ⊙ Σ_j K_{·j} ⊙ H_{j·}, p_min)      (exact diagonal of (I − KH)P)
         //    Σ_j K_{ij}·H_{ji} = p_i·(Hᵀ·S⁻¹·H)_{ii} = p_i·‖(L⁻¹·H)_{·i}‖² with S = L·Lᵀ
         var u = linalg.solve_triangular(l.to(h.dtype), h, upper: false);
-        var pNew = (p - p * p * u.pow(2).sum(dim: 0)).clamp_min(_options.PMin);
+        var pNew = (p - p * p * u.Squared().sum(dim: 0)).AtLeast(_options.PMin);
         double nis = e64.dot(sInvE).item<double>();
         if (!AllFinite(g, dTheta, pNew) || !double.IsFinite(nis))
             return Reject(predictions, loss, "the Kalman update is not finite");
 
         var thetaBefore = _options.Residual == ResidualMode.Exact ? State.Theta.detach().clone() : null;
-        using (no_grad()) State.Theta.add_(dTheta);
+        using (no_grad()) State.Theta.PlusInPlace(dTheta);
         // 10. noise: ε = e − G·S⁻¹·e (linearised) or y − h(θ⁺, x) (exact); R ← β·R + (1−β)·(εεᵀ + G)
         Tensor eps;
         if (thetaBefore is null) eps = e64 - matmul(g, sInvE);
         else using (no_grad()) eps = (y.reshape(-1) - Observation.Predict(_kind, forward.Forward()).reshape(-1)).to(ScalarType.Float64);
         double beta = 1 - (1 - _options.Beta) * State.NoiseAdaptation;
-        var rNew = State.R * beta + BlockMean(eps.outer(eps) + g, b) * (1 - beta);
+        var rNew = State.R.Times(beta).Plus(BlockMean(eps.outer(eps).Plus(g), b).Times(1 - beta));
         if (_options.Noise == NoiseStructure.Diagonal) rNew = rNew.diag().diag();
         if (!AllFinite(eps, rNew))
         {
@@ -154,7 +155,7 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
             InnovationNorm: e64.norm().item<double>(),
             NormalisedInnovation: nis / m,
             NoiseTrace: State.R!.trace().item<double>(),
-            MeanCovariance: State.P!.mean().ToDouble(),
+            MeanCovariance: State.P!.mean().Value(),
             GuardEvent: guardEvent);
     }
 
@@ -204,7 +205,7 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
         return (outputs.narrow(0, 0, 1), () =>
         {
             var yHat = Observation.Predict(_kind, outputs);
-            var picked = yHat.gather(1, arange(copies, device: yHat.device).unsqueeze(1)).sum();
+            var picked = yHat.gather(1, HeldScalars.Range(copies, yHat.device).unsqueeze(1)).sum();
             var grad = autograd.grad([picked], [rows], allow_unused: true)[0];
             var h = grad is null || grad.IsInvalid ? zeros_like(rows) : grad.detach();
             return copies == c ? h : cat([h, -h.sum(dim: 0, keepdim: true)]);
@@ -218,7 +219,7 @@ public sealed partial class LokoFilter : ISharedPassOptimizer
         var eye = torch.eye(m, dtype: s.dtype, device: s.device);
         for (int attempt = 0; attempt < _options.MaxJitterAttempts; attempt++, delta *= 10)
         {
-            var (l, info) = linalg.cholesky_ex(s + eye * delta, check_errors: false);
+            var (l, info) = linalg.cholesky_ex(s.Plus(eye.Times(delta)), check_errors: false);
             if (info.item<int>() == 0 && l.isfinite().all().item<bool>()) return l;
         }
         return null;

@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,7 @@ public static class SharedHeadCovariance
 
     /// <summary>Σ₀ = v_h / ‖φ̃‖² · I: each logit's prior variance from the head is v_h at the first example.</summary>
     public static double PriorScale(Tensor phi, double headPriorVariance) =>
-        headPriorVariance / phi.pow(2).sum().ToDouble();
+        headPriorVariance / phi.Squared().sum().Value();
 
     /// <summary>
     /// Σ ← Σ − λ̄·a·aᵀ / (τ + λ̄·s), a = Σ·φ̃: recursive least squares with one scalar precision λ̄ = tr(Λ) / (C − 1)
@@ -25,7 +26,7 @@ public static class SharedHeadCovariance
     public static Tensor Update(Tensor sigma, Tensor a, double s, Tensor lambda, double tau)
     {
         long c = lambda.shape[0];
-        double lambdaBar = lambda.trace().ToDouble() / Math.Max(c - 1, 1);
-        return sigma - a.outer(a) * (lambdaBar / (tau + lambdaBar * s));
+        double lambdaBar = lambda.trace().Value() / Math.Max(c - 1, 1);
+        return sigma - a.outer(a).Times(lambdaBar / (tau + lambdaBar * s));
     }
 }

@@ -1,4 +1,5 @@
 using LoKO.Engine.Optimizers;
+using LoKO.Engine.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,7 +30,7 @@ static class StateGrowth
             var (w, b) = Prior(s, p, growth, o);
             return growth.Widen(p, w, b);
         }
-        Tensor WidenR(Tensor r) => growth.WidenSquare(r, o.Observation == ObservationSpace.Logits ? r[0, 0].ToDouble() : o.R0);
+        Tensor WidenR(Tensor r) => growth.WidenSquare(r, o.Observation == ObservationSpace.Logits ? r[0, 0].Value() : o.R0);
 
         var state = new KalmanState(theta)
         {
@@ -58,7 +59,11 @@ static class StateGrowth
     {
         long d = growth.Before.Features;
         int k = growth.Added;
-        (Tensor, Tensor) Constant(double v) => (full(k * d, v, dtype: p.dtype, device: p.device), full(k, v, dtype: p.dtype, device: p.device));
+        (Tensor, Tensor) Constant(double v)
+        {
+            using var value = v.ToScalar();
+            return (full(k * d, value, dtype: p.dtype, device: p.device), full(k, value, dtype: p.dtype, device: p.device));
+        }
         if (o.Observation == ObservationSpace.Logits)
             return Constant(o.Head == HeadCovariance.Shared ? 0 : s.PriorScale);
         // The paper's p₀ is per entry (auto-normalised, bounded): a new row takes the mean prior of its column. A state

@@ -1,4 +1,5 @@
 using LoKO.Engine.Onnx;
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Lora;
@@ -54,11 +55,11 @@ public sealed class AdapterCopies : INodeHook
         var delta = site.Kind switch
         {
             LoraSiteKind.MatMul => LinearDelta(x, a, b),
-            LoraSiteKind.Gemm => LinearDelta(x, a, b) * node.Float("alpha", 1f),
+            LoraSiteKind.Gemm => LinearDelta(x, a, b).Times(node.Float("alpha", 1f)),
             LoraSiteKind.Conv => ConvDelta(site, x, a, b),
             _ => throw new InvalidOperationException(site.Kind.ToString()),
         };
-        return output + delta * _adapter.Layout.Scale;
+        return output.Plus(delta.Times(_adapter.Layout.Scale));
     }
 
     /// <summary>Head outputs [K, outputs] from features [K or 1, features].</summary>
@@ -67,7 +68,7 @@ public sealed class AdapterCopies : INodeHook
         if (_rows.shape[1] != _adapter.Layout.Size) throw new InvalidOperationException("these rows hold the LoRA block alone: each copy applies its own head");
         var w = View(_adapter.Layout.HeadWeight);
         var bias = View(_adapter.Layout.HeadBias);
-        return bmm(w, Widen(features).unsqueeze(2)).squeeze(2) + bias;
+        return bmm(w, Widen(features).unsqueeze(2)).squeeze(2).Plus(bias);
     }
 
     /// <summary>A batch-1 value (still shared by every copy) broadcast to K copies; wider values pass through.</summary>

@@ -1,6 +1,7 @@
 using LoKO.Engine.Filter;
 using LoKO.Engine.Onnx;
 using LoKO.Engine.Optimizers;
+using LoKO.Engine.Platform;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,7 +39,7 @@ public sealed class TenantAdapter : INodeHook, IDisposable
             var a = layout.Site(site.Name).A;
             // kaiming_uniform_(a=√5) gives bound = 1/√fan_in.
             double bound = 1.0 / Math.Sqrt(site.FanIn);
-            theta.narrow(0, a.Offset, a.Length).copy_(rand(a.Length, generator: generator) * (2 * bound) - bound);
+            theta.narrow(0, a.Offset, a.Length).copy_(rand(a.Length, generator: generator).Times(2 * bound).Minus(bound));
         }
         foreach (var s in new[] { layout.HeadWeight, layout.HeadBias })
             theta.narrow(0, s.Offset, s.Length).copy_(HeadValues(layout, s.Length, generator));
@@ -51,7 +52,7 @@ public sealed class TenantAdapter : INodeHook, IDisposable
     static Tensor HeadValues(AdapterLayout layout, long count, Generator generator)
     {
         double bound = 1.0 / Math.Sqrt(layout.FeatureDim);
-        return rand(count, generator: generator) * (2 * bound) - bound;
+        return rand(count, generator: generator).Times(2 * bound).Minus(bound);
     }
 
     /// <summary>
@@ -98,7 +99,7 @@ public sealed class TenantAdapter : INodeHook, IDisposable
             LoraSiteKind.Conv => nn.functional.conv2d(site.Geometry!.Apply(x, a, null), b),
             _ => throw new InvalidOperationException(site.Kind.ToString()),
         };
-        return output + delta * Layout.Scale;
+        return output.Plus(delta.Times(Layout.Scale));
     }
 
     static Tensor GemmDelta(OnnxNode node, Tensor x, Tensor a, Tensor b)
@@ -106,7 +107,7 @@ public sealed class TenantAdapter : INodeHook, IDisposable
         if (node.Int("transA", 0) == 1) x = x.t();
         var delta = matmul(matmul(x, a.t()), b.t());
         float alpha = node.Float("alpha", 1f);
-        return alpha == 1f ? delta : delta * alpha;
+        return alpha == 1f ? delta : delta.Times(alpha);
     }
 
     public void Dispose() => Theta.Dispose();

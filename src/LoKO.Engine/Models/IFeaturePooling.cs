@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Models;
@@ -20,7 +21,7 @@ public sealed class MaskedMeanPooling(string graphValue) : IFeaturePooling
     {
         var mask = inputs.TokenMask ?? throw new InvalidOperationException("masked mean pooling needs a token mask");
         var m = mask.to(value.dtype).to(value.device).unsqueeze(-1);
-        return (value * m).sum(dim: 1) / m.sum(dim: 1).clamp_min(1e-9);
+        return (value * m).sum(dim: 1) / m.sum(dim: 1).AtLeast(1e-9);
     }
 }
 

@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using Onnx;
 using static TorchSharp.torch;
 using DataType = Onnx.TensorProto.Types.DataType;
@@ -56,7 +57,7 @@ public static class WeightlessInitializers
 
     static Tensor Values(long[] shape, (NodeProto Node, int Input)? consumer, Generator generator)
     {
-        Tensor Normal(double std) => randn(shape, generator: generator) * std;
+        Tensor Normal(double std) => randn(shape, generator: generator).Times(std);
         var (op, input) = consumer is { } c ? (c.Node.OpType, c.Input) : ("", -1);
         bool transB = consumer?.Node.Attribute.Any(a => a.Name == "transB" && a.I == 1) == true;
         return (op, input, shape.Length) switch

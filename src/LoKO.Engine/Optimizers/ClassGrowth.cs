@@ -1,4 +1,6 @@
 using LoKO.Engine.Filter;
+using LoKO.Engine.Platform;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Optimizers;
@@ -42,8 +44,11 @@ public sealed class ClassGrowth
     }
 
     /// <summary>A vector widened with <paramref name="fill"/> in every new entry.</summary>
-    public Tensor Widen(Tensor before, double fill) =>
-        Widen(before, full(NewWeights, fill, dtype: before.dtype, device: before.device), full(Added, fill, dtype: before.dtype, device: before.device));
+    public Tensor Widen(Tensor before, double fill)
+    {
+        using var value = fill.ToScalar();
+        return Widen(before, full(NewWeights, value, dtype: before.dtype, device: before.device), full(Added, value, dtype: before.dtype, device: before.device));
+    }
 
     /// <summary>The new rows' entries of a widened vector: weights [Added·d] and biases [Added] (views).</summary>
     public (Tensor Weights, Tensor Bias) NewEntries(Tensor after) =>
@@ -55,7 +60,7 @@ public sealed class ClassGrowth
         long c = After.Classes;
         var after = zeros(c, c, dtype: before.dtype, device: before.device);
         after.narrow(0, 0, Before.Classes).narrow(1, 0, Before.Classes).copy_(before);
-        after.narrow(0, Before.Classes, Added).narrow(1, Before.Classes, Added).copy_(eye(Added, dtype: before.dtype, device: before.device) * diagonal);
+        after.narrow(0, Before.Classes, Added).narrow(1, Before.Classes, Added).copy_(eye(Added, dtype: before.dtype, device: before.device).Times(diagonal));
         return after;
     }
 }

@@ -1,4 +1,5 @@
 using LoKO.Engine.Checkpoints;
+using LoKO.Engine.Platform;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -56,7 +57,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
         var outputs = forward.Forward();
         var predictions = Observation.Predict(_kind, outputs).detach().cpu().MoveToOuterDisposeScope();
         var loss = Observation.Loss(_kind, outputs, targets);
-        double lossValue = loss.ToDouble();
+        double lossValue = loss.Value();
         if (!double.IsFinite(lossValue))
             return new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the loss is not finite (non-finite input or state)");
         _optimizer.zero_grad();
@@ -74,7 +75,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
         var predictions = Observation.Predict(_kind, outputs).detach().cpu();
         var local = outputs.detach().requires_grad_(true);
         var loss = Observation.Loss(_kind, local, targets);
-        double lossValue = loss.ToDouble();
+        double lossValue = loss.Value();
         if (!double.IsFinite(lossValue))
             return SharedStep.Done(new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the loss is not finite (non-finite input or state)"));
         var cotangent = autograd.grad([loss], [local])[0].detach();
@@ -98,7 +99,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
         using var frozen = _trainable is null ? null : _theta.detach().clone();
         if (_trainable is not null) using (no_grad()) grad.mul_(_trainable);
         _optimizer.step();
-        if (frozen is not null) using (no_grad()) _theta.copy_(_theta.detach() * _trainable! + frozen * (1 - _trainable!));
+        if (frozen is not null) using (no_grad()) _theta.copy_((_theta.detach() * _trainable!).Plus(frozen * _trainable!.Subtracted(1)));
         return new StepOutcome(predictions, lossValue, StepStatus.Applied);
     }
 
@@ -158,7 +159,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
             var widened = GradientStateTensors.Export(ParameterState())
                 .ToDictionary(kv => kv.Key, kv => kv.Value.dim() == 1 && kv.Value.shape[0] == growth.SizeBefore ? growth.Widen(kv.Value, 0) : kv.Value);
             GradientStateTensors.Import(grown.ParameterState(), widened, theta);
-            if (_trainable is not null) grown.OnlyWhere(growth.Widen(_trainable, _trainable[growth.Before.BiasOffset].ToDouble()));
+            if (_trainable is not null) grown.OnlyWhere(growth.Widen(_trainable, _trainable[growth.Before.BiasOffset].Value()));
             return grown;
         }
         catch

@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Optimizers;
@@ -24,5 +25,5 @@ public static class Observation
     public static Tensor Loss(ObservationKind kind, Tensor outputs, Tensor targets) =>
         kind == ObservationKind.Classification
             ? nn.functional.cross_entropy(outputs, targets.to(ScalarType.Int64).to(outputs.device))
-            : (outputs - targets.to(outputs.dtype).to(outputs.device).reshape(outputs.shape)).pow(2).sum(dim: 1).mean() * 0.5;
+            : (outputs - targets.to(outputs.dtype).to(outputs.device).reshape(outputs.shape)).Squared().sum(dim: 1).mean().Times(0.5);
 }

@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Presets;
@@ -39,6 +40,6 @@ public sealed class ChannelNormalisation : IImageNormalisation
                     tensor(_scale, [1, 3, 1, 1], device: rgb.device).DetachFromDisposeScope(),
                     tensor(_shift, [1, 3, 1, 1], device: rgb.device).DetachFromDisposeScope());
         }
-        return rgb.mul(factors.Scale).add_(factors.Shift);
+        return rgb.mul(factors.Scale).PlusInPlace(factors.Shift);
     }
 }

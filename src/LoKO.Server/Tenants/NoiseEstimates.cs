@@ -3,6 +3,7 @@ using LoKO.Contracts.Rest;
 using LoKO.Engine.Filter;
 using LoKO.Engine.Optimizers;
 using LoKO.Server.Storage;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoKO.Server.Tenants;
@@ -23,8 +24,9 @@ public static class NoiseEstimates
         if (optimizer is not LokoFilter { State: { R: { } r } state }) return null;
         using var scope = NewDisposeScope();
         var diagonal = r.diagonal().to(ScalarType.Float64).cpu().data<double>().ToArray();
+        using var zero = 0.ToScalar();
         double? meanP = state.P is { } p
-            ? p.to(ScalarType.Float64).sum().item<double>() / Math.Max(p.gt(0).sum().item<long>(), 1)
+            ? p.to(ScalarType.Float64).sum().item<double>() / Math.Max(p.gt(zero).sum().item<long>(), 1)
             : null;
         return new NoiseEstimate(diagonal.Sum(), diagonal, meanP);
     }

@@ -1,4 +1,5 @@
 using LoKO.Contracts.Rest;
+using LoKO.Server.Storage;
 
 namespace LoKO.Server.Tenants;
 
@@ -9,6 +10,7 @@ public sealed partial class TenantActor
     /// Loop: the monitor tripped. Returns to the state before the drop, drops the in-memory queue (every entry stays
     /// in the log, unmarked) and stops learning; appends go on, to the log only, under the same gate. A target
     /// checkpoint whose file cannot be used is rebuilt from an older one and the log (<see cref="CheckpointRestore"/>).
+    /// The catch-up runs under the gate too (rare: a bad file), so the freeze shows only with the target's counters.
     /// </summary>
     async Task FreezeAsync(FreezeTrigger trigger)
     {
@@ -17,19 +19,21 @@ public sealed partial class TenantActor
         await _appendGate.WaitAsync();
         try
         {
-            try { await _freeze.RecordFreezeAsync(trigger, target); }
+            TenantEventRecord record;
+            try { record = await _freeze.RecordFreezeAsync(trigger, target); }
             catch
             {
                 await _s.Compute.Run(restored.Dispose);
                 throw;
             }
             await AdoptAsync(restored, target.Version);
+            await CatchUpAsync(restored, CancellationToken.None);
+            _freeze.Publish(record);
         }
         finally
         {
             _appendGate.Release();
         }
-        await CatchUpAsync(restored, CancellationToken.None);
     }
 
     /// <summary>

@@ -170,9 +170,11 @@ public sealed class TenantFreeze(string tenantId, TenantServices s)
     /// <summary>
     /// Durably freezes the tenant at <paramref name="target"/> (one transaction): the frozen flag and the checkpoint it
     /// descends from, later checkpoints marked discarded, later log entries marked not applied (not rolled back: they
-    /// are learned again on resume), and the event.
+    /// are learned again on resume), and the event. The freeze shows (<see cref="Frozen"/>, events, gauge) only once
+    /// the caller has installed the target and calls <see cref="Publish"/>: a description that says frozen never
+    /// shows the counters of the abandoned state.
     /// </summary>
-    public async Task RecordFreezeAsync(FreezeTrigger trigger, FreezeTarget target)
+    public async Task<TenantEventRecord> RecordFreezeAsync(FreezeTrigger trigger, FreezeTarget target)
     {
         long version = target.Version, sequence = target.LastAppliedSequence;
         var returned = version == 0 ? "the initial state" : $"checkpoint v{version.ToString(CultureInfo.InvariantCulture)}";
@@ -195,11 +197,17 @@ public sealed class TenantFreeze(string tenantId, TenantServices s)
             await db.SaveChangesAsync();
             await tx.CommitAsync();
         }
+        return record;
+    }
+
+    /// <summary>The freeze <paramref name="record"/> holds is now the tenant's state in memory too.</summary>
+    public void Publish(TenantEventRecord record)
+    {
         _frozen = true;
         Add(record);
-        Monitor.Reset(sequence);
+        Monitor.Reset(record.LastAppliedSequence);
         s.Metrics.SetFrozen(tenantId, true);
-        s.Logger.LogWarning("Tenant {Tenant} frozen: {Reason}", tenantId, reason);
+        s.Logger.LogWarning("Tenant {Tenant} frozen: {Reason}", tenantId, record.Reason);
     }
 
     /// <summary>Durably ends the freeze; the caller has queued the <paramref name="replay"/> log entries after <paramref name="sequence"/>.</summary>

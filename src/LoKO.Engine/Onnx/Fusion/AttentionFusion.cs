@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Onnx.Fusion;
@@ -36,8 +37,8 @@ internal sealed class AttentionFusion : IFusionPattern
                 && Math.Abs(scale - 1 / Math.Sqrt(d)) <= Tolerance && (bias is null || bias.dtype == q.dtype);
             if (fits) return nn.functional.scaled_dot_product_attention(q, kT.transpose(-2, -1), v, bias);
             // Another scale or rank: what the nodes compute, one by one.
-            var s = matmul(q, kT) * scale;
-            if (bias is not null) s = s + bias;
+            var s = matmul(q, kT).Times(scale);
+            if (bias is not null) s = s.Plus(bias);
             return matmul(Softmax(s, axis, c.Opset), v);
         });
     }

@@ -1,4 +1,5 @@
 using LoKO.Engine.Onnx.Ops;
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Onnx.Fusion;
@@ -30,10 +31,10 @@ internal sealed class ConvBatchNormFusion : IFusionPattern
         {
             var (gamma, beta, mean, variance) = (stats[0]!.to(ScalarType.Float64), stats[1]!.to(ScalarType.Float64),
                                                  stats[2]!.to(ScalarType.Float64), stats[3]!.to(ScalarType.Float64));
-            var factor = gamma / (variance + eps).sqrt();
+            var factor = gamma / variance.Plus(eps).sqrt();
             return w
                 ? (weight.to(ScalarType.Float64) * factor.view(-1, 1, 1, 1)).to(weight.dtype)
-                : (((bias?.to(ScalarType.Float64) ?? zeros_like(mean)) - mean) * factor + beta).to(weight.dtype);
+                : ((bias?.to(ScalarType.Float64) ?? zeros_like(mean)) - mean).mul(factor).Plus(beta).to(weight.dtype);
         });
         var foldedWeight = Folded(true);
         var foldedBias = Folded(false);

@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,7 +9,7 @@ static class ElementwiseOps
 {
     public static IEnumerable<OpKernel> Kernels() =>
     [
-        Binary("Add", (a, b) => a + b),
+        Binary("Add", (a, b) => a.Plus(b)),
         Binary("Sub", (a, b) => a - b),
         Binary("Mul", (a, b) => a * b),
         Binary("Div", (a, b) => a.is_floating_point() ? a / b : a.div(b, RoundingMode.trunc)),
@@ -61,7 +62,10 @@ static class ElementwiseOps
     {
         var x = c.Input(0);
         if (c.Opset < 11)
-            return [x.clamp(c.Node.Float("min", float.MinValue), c.Node.Float("max", float.MaxValue))];
+        {
+            using Scalar min = c.Node.Float("min", float.MinValue).ToScalar(), max = c.Node.Float("max", float.MaxValue).ToScalar();
+            return [x.clamp(min, max)];
+        }
         var lo = c.OptionalInput(1);
         var hi = c.OptionalInput(2);
         // Both bounds are optional; torch's clamp insists on at least one.

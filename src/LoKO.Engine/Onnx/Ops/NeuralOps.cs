@@ -1,3 +1,4 @@
+using LoKO.Engine.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Onnx.Ops;
@@ -26,8 +27,8 @@ static class NeuralOps
         if (c.Node.Int("transB", 0) == 1) b = b.t();
         var y = matmul(a, b);
         float alpha = c.Node.Float("alpha", 1f), beta = c.Node.Float("beta", 1f);
-        if (alpha != 1f) y = y * alpha;
-        if (c.OptionalInput(2) is { } bias) y = beta == 1f ? y + bias : y + bias * beta;
+        if (alpha != 1f) y = y.Times(alpha);
+        if (c.OptionalInput(2) is { } bias) y = beta == 1f ? y.Plus(bias) : y.Plus(bias.Times(beta));
         return [y];
     }
 

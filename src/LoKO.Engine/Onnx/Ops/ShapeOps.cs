@@ -1,3 +1,5 @@
+using LoKO.Engine.Platform;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Onnx.Ops;
@@ -97,7 +99,8 @@ static class ShapeOps
                 // takes it) and end to [-1, dim-1], -1 meaning "through index 0". An empty dim stays empty.
                 start = Math.Min(Math.Max(start, 0), dim - 1);
                 end = Math.Clamp(end, -1, dim - 1);
-                var idx = start > end ? arange(start, end, step, dtype: ScalarType.Int64, device: y.device) : empty(0, ScalarType.Int64, device: y.device);
+                using Scalar from = start.ToScalar(), to = end.ToScalar(), by = step.ToScalar();
+                var idx = start > end ? arange(from, to, by, dtype: ScalarType.Int64, device: y.device) : empty(0, ScalarType.Int64, device: y.device);
                 y = y.index_select(axis, idx);
             }
         }
@@ -112,7 +115,8 @@ static class ShapeOps
         long axis = Axis(c.Node.Int("axis", 0), x.dim());
         long dim = x.shape[axis];
         var flat = indices.flatten();
-        flat = where(flat < 0, flat + dim, flat);
+        using Scalar zero = 0.ToScalar(), size = dim.ToScalar();
+        flat = where(flat.lt(zero), flat.add(size, HeldScalars.One), flat);
         if (flat.numel() > 0 && (flat.min().item<long>() < 0 || flat.max().item<long>() >= dim))
             throw c.Fail($"an index is out of range for axis {axis} of size {dim}");
         long[] outShape = [.. x.shape[..(int)axis], .. indices.shape, .. x.shape[(int)(axis + 1)..]];
