@@ -6,6 +6,7 @@ using LoKO.Bench.Chaos;
 using LoKO.Bench.Load;
 using LoKO.Bench.Online;
 using LoKO.Bench.Parity;
+using LoKO.Bench.Scalars;
 using LoKO.Bench.Scale;
 using LoKO.Engine.Data;
 using LoKO.Engine.Imaging;
@@ -67,9 +68,11 @@ try
             return SoakCommand.Run(options);
         case "batch":
             return BatchCommand.Run(options);
+        case "scalars":
+            return ScalarRaceCommand.Run(options);
         default:
             Console.Error.WriteLine("usage: loko-bench <command> [options]");
-            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, AgreeCommand.Usage, StripCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, TenantsCommand.Usage, SoakCommand.Usage, BatchCommand.Usage })
+            foreach (var usage in new[] { ParityUsage, AccuracyCommand.Usage, SpeedCommand.Usage, AgreeCommand.Usage, StripCommand.Usage, SweepCommand.Usage, LoadCommand.Usage, CompareCommand.Usage, ChaosCommand.Usage, TenantsCommand.Usage, SoakCommand.Usage, BatchCommand.Usage, ScalarRaceCommand.Usage })
                 Console.Error.WriteLine("  " + usage);
             return command is "help" or "--help" ? 0 : 2;
     }

@@ -1,3 +1,4 @@
+using LoKO.Bench.Scalars;
 using LoKO.Engine.Platform;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -42,5 +43,20 @@ public sealed class HeldScalarsTests
         }
         Assert.Equal(a[3, 5].ToDouble(), a[3, 5].Value());
         Assert.NotEqual(a.Plus(b).sum().Value(), a.Minus(c).sum().Value()); // the comparison can fail
+    }
+
+    /// <summary>
+    /// The hazard itself, under a thread that allocates and collects without pause: TorchSharp's a + b fails within
+    /// seconds (its temporary alpha freed mid-call), a.Plus(b) survives ten times the adds that broke it.
+    /// </summary>
+    [Fact]
+    public void AHeldScalarSurvivesCollectionsThatFreeATemporaryOne()
+    {
+        var temporary = ScalarRaceCommand.Race("temporary", (a, b) => a + b, seconds: 60, size: 65536, stopAfterFailures: 1);
+        Assert.True(temporary.Failed > 0, $"the race did not show in {temporary.Adds} adds and {temporary.Collections} collections");
+        long adds = Math.Max(10 * temporary.Adds, 10_000);
+        var held = ScalarRaceCommand.Race("held", (a, b) => a.Plus(b), seconds: 120, size: 65536, maxAdds: adds);
+        Assert.Equal(0, held.Failed);
+        Assert.True(held.Adds >= adds, $"{held.Adds} of {adds} adds in the time allowed");
     }
 }
