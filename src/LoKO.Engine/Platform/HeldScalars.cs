@@ -27,76 +27,42 @@ public static class HeldScalars
     public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 
     /// <summary>a + c.</summary>
-    public static Tensor Plus(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.add(s, One);
-    }
+    public static Tensor Plus(this Tensor a, double c) => Held(c, s => a.add(s, One));
 
     /// <summary>a − c.</summary>
-    public static Tensor Minus(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.sub(s);
-    }
+    public static Tensor Minus(this Tensor a, double c) => Held(c, s => a.sub(s));
 
     /// <summary>c − a.</summary>
-    public static Tensor Subtracted(this Tensor a, double c)
+    public static Tensor Subtracted(this Tensor a, double c) => Held(c, s =>
     {
-        using var s = c.ToScalar();
         using var negative = a.negative();
         return negative.add(s, One);
-    }
+    });
 
     /// <summary>a·c.</summary>
-    public static Tensor Times(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.mul(s);
-    }
+    public static Tensor Times(this Tensor a, double c) => Held(c, s => a.mul(s));
 
     /// <summary>a ← a·c.</summary>
-    public static Tensor TimesInPlace(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.mul_(s);
-    }
+    public static Tensor TimesInPlace(this Tensor a, double c) => Held(c, s => a.mul_(s));
 
     /// <summary>a / c.</summary>
-    public static Tensor Over(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.div(s);
-    }
+    public static Tensor Over(this Tensor a, double c) => Held(c, s => a.div(s));
 
     /// <summary>a ← a / c.</summary>
-    public static Tensor OverInPlace(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.div_(s);
-    }
+    public static Tensor OverInPlace(this Tensor a, double c) => Held(c, s => a.div_(s));
 
     /// <summary>c / a.</summary>
-    public static Tensor Dividing(this Tensor a, double c)
+    public static Tensor Dividing(this Tensor a, double c) => Held(c, s =>
     {
-        using var s = c.ToScalar();
         using var reciprocal = a.reciprocal();
         return reciprocal.mul(s);
-    }
+    });
 
     /// <summary>max(a, c) elementwise.</summary>
-    public static Tensor AtLeast(this Tensor a, double c)
-    {
-        using var s = c.ToScalar();
-        return a.clamp_min(s);
-    }
+    public static Tensor AtLeast(this Tensor a, double c) => Held(c, s => a.clamp_min(s));
 
     /// <summary>A tensor shaped as <paramref name="like"/>, every entry c.</summary>
-    public static Tensor FilledLike(this Tensor like, double c)
-    {
-        using var s = c.ToScalar();
-        return full_like(like, s);
-    }
+    public static Tensor FilledLike(this Tensor like, double c) => Held(c, s => full_like(like, s));
 
     /// <summary>0, 1, …, n − 1 as int64 (TorchSharp's arange(stop) makes its start and step as temporaries).</summary>
     public static Tensor Range(long n, Device device)
@@ -110,5 +76,12 @@ public static class HeldScalars
     {
         using var s = t.ToScalar();
         return s.ToDouble();
+    }
+
+    /// <summary>op(c) with c held until op returns.</summary>
+    static Tensor Held(double c, Func<Scalar, Tensor> op)
+    {
+        using var s = c.ToScalar();
+        return op(s);
     }
 }
