@@ -1,6 +1,5 @@
 using LoKO.Engine.Checkpoints;
 using LoKO.Engine.Platform;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -8,33 +7,35 @@ namespace LoKO.Engine.Optimizers;
 
 /// <summary>
 /// A gradient baseline (AdamW, AdaGrad, SGD) over the same θ and loss: cross-entropy for
-/// classification, squared error for regression. One step per (mini-batch of) example(s).
+/// classification, squared error for regression. One step per (mini-batch of) example(s). The update rules are the
+/// project's own (<see cref="AdamWStep"/>, <see cref="AdaGradStep"/>, <see cref="SgdStep"/>): torch.optim's arithmetic
+/// bit for bit, with every number held while LibTorch reads it.
 /// </summary>
 public sealed class GradientOptimizer : ISharedPassOptimizer
 {
     readonly Parameter _theta;
-    readonly optim.Optimizer _optimizer;
-    readonly Func<Parameter, optim.Optimizer> _create;
+    readonly IGradientStep _step;
+    readonly Func<Tensor, IGradientStep> _create;
     readonly ObservationKind _kind;
     Tensor? _trainable;
 
-    GradientOptimizer(string name, Parameter theta, Func<Parameter, optim.Optimizer> create, ObservationKind kind)
+    GradientOptimizer(string name, Parameter theta, Func<Tensor, IGradientStep> create, ObservationKind kind)
     {
         Name = name;
         _theta = theta;
         _create = create;
-        _optimizer = create(theta);
+        _step = create(theta);
         _kind = kind;
     }
 
     public static GradientOptimizer AdamW(Parameter theta, double lr, ObservationKind kind = ObservationKind.Classification, double weightDecay = 0.01) =>
-        new("adamw", theta, t => optim.AdamW([t], lr, weight_decay: weightDecay), kind);
+        new("adamw", theta, t => new AdamWStep(t, lr, weightDecay), kind);
 
     public static GradientOptimizer AdaGrad(Parameter theta, double lr, ObservationKind kind = ObservationKind.Classification) =>
-        new("adagrad", theta, t => optim.Adagrad([t], lr), kind);
+        new("adagrad", theta, t => new AdaGradStep(t, lr), kind);
 
     public static GradientOptimizer Sgd(Parameter theta, double lr, ObservationKind kind = ObservationKind.Classification) =>
-        new("sgd", theta, t => optim.SGD([t], lr), kind);
+        new("sgd", theta, _ => new SgdStep(lr), kind);
 
     public string Name { get; }
 
@@ -60,7 +61,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
         double lossValue = loss.Value();
         if (!double.IsFinite(lossValue))
             return new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the loss is not finite (non-finite input or state)");
-        _optimizer.zero_grad();
+        ZeroGrad();
         loss.backward();
         return Apply(predictions, lossValue);
     }
@@ -81,7 +82,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
         var cotangent = autograd.grad([loss], [local])[0].detach();
         return new SharedStep(outputs, cotangent, gradient =>
         {
-            _optimizer.zero_grad();
+            ZeroGrad();
             _theta.grad = gradient ?? zeros_like(_theta);
             return Apply(predictions, lossValue);
         });
@@ -92,27 +93,27 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
     {
         if (_theta.grad is not { } grad || !grad.isfinite().all().item<bool>())
         {
-            _optimizer.zero_grad();
+            ZeroGrad();
             return new StepOutcome(predictions, lossValue, StepStatus.Rejected, "the gradient is not finite");
         }
         // AdamW's weight decay moves entries whose gradient is zero: the frozen ones are put back after the step.
         using var frozen = _trainable is null ? null : _theta.detach().clone();
         if (_trainable is not null) using (no_grad()) grad.mul_(_trainable);
-        _optimizer.step();
+        using (no_grad()) _step.Apply(_theta, grad);
         if (frozen is not null) using (no_grad()) _theta.copy_((_theta.detach() * _trainable!).Plus(frozen * _trainable!.Subtracted(1)));
         return new StepOutcome(predictions, lossValue, StepStatus.Applied);
     }
 
     /// <summary>
     /// θ and the optimizer's state as one safetensors file: "theta", then "optimizer.&lt;name&gt;" per state tensor
-    /// (AdamW: step, exp_avg, exp_avg_sq; AdaGrad: step, sum; SGD: momentum_buffer once momentum has one), so that
+    /// (PyTorch's names; AdamW: step, exp_avg, exp_avg_sq; AdaGrad: step, sum; SGD: none), so that
     /// a run loaded from it continues exactly as it would have.
     /// </summary>
     public void SaveState(Stream stream)
     {
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor> { ["theta"] = _theta.detach() };
-        foreach (var (name, t) in GradientStateTensors.Export(ParameterState())) tensors[StatePrefix + name] = t;
+        foreach (var (name, t) in _step.Export()) tensors[StatePrefix + name] = t;
         SafetensorsCodec.Write(stream, tensors, new Dictionary<string, string> { ["optimizer"] = Name });
     }
 
@@ -133,7 +134,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
             using (no_grad()) _theta.copy_(theta);
             var state = tensors.Where(kv => kv.Key.StartsWith(StatePrefix, StringComparison.Ordinal))
                 .ToDictionary(kv => kv.Key[StatePrefix.Length..], kv => kv.Value);
-            if (state.Count > 0) GradientStateTensors.Import(ParameterState(), state, _theta);
+            if (state.Count > 0) _step.Import(state);
         }
         finally
         {
@@ -145,7 +146,7 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
 
     /// <summary>
     /// The same optimizer (kind, learning rate) over the widened θ: step counters kept, every per-entry tensor (moments,
-    /// sums, momentum) widened with zeros, as a new entry's state starts; a linear probe's mask trains the new rows as
+    /// sums) widened with zeros, as a new entry's state starts; a linear probe's mask trains the new rows as
     /// it trains the head.
     /// </summary>
     public IOnlineOptimizer WithClasses(Parameter theta, ClassGrowth growth)
@@ -156,9 +157,9 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
         var grown = new GradientOptimizer(Name, theta, _create, _kind);
         try
         {
-            var widened = GradientStateTensors.Export(ParameterState())
+            var widened = _step.Export()
                 .ToDictionary(kv => kv.Key, kv => kv.Value.dim() == 1 && kv.Value.shape[0] == growth.SizeBefore ? growth.Widen(kv.Value, 0) : kv.Value);
-            GradientStateTensors.Import(grown.ParameterState(), widened, theta);
+            grown._step.Import(widened);
             if (_trainable is not null) grown.OnlyWhere(growth.Widen(_trainable, _trainable[growth.Before.BiasOffset].Value()));
             return grown;
         }
@@ -169,12 +170,16 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
         }
     }
 
-    /// <summary>The state TorchSharp keeps for θ, the one parameter.</summary>
-    OptimizerState ParameterState() => ((OptimizerHelper)_optimizer).state_dict().State.Single();
+    /// <summary>θ.grad ← 0 where it exists (as torch.optim's zero_grad without set_to_none): backward then accumulates into it.</summary>
+    void ZeroGrad()
+    {
+        using var grad = _theta.grad;
+        grad?.zero_();
+    }
 
     public void Dispose()
     {
-        _optimizer.Dispose();
+        _step.Dispose();
         _trainable?.Dispose();
     }
 }

@@ -1,61 +1,26 @@
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Optimizers;
 
 /// <summary>
-/// TorchSharp's per-parameter state of AdamW, AdaGrad and SGD as named tensors (PyTorch's names) and back.
-/// The step counter is an int64 scalar tensor, so the whole state fits one safetensors file.
+/// The saved form of the baselines' state (<see cref="IGradientStep"/>): PyTorch's names, and the step counter as an
+/// int64 scalar tensor, so that the whole state fits one safetensors file next to θ.
 /// </summary>
 static class GradientStateTensors
 {
-    public static Dictionary<string, Tensor> Export(OptimizerState state) => state switch
-    {
-        AdamW.State s => Named(("step", tensor(s.step)), ("exp_avg", s.exp_avg), ("exp_avg_sq", s.exp_avg_sq), ("max_exp_avg_sq", s.max_exp_avg_sq)),
-        Adagrad.State s => Named(("step", tensor(s.step)), ("sum", s.sum)),
-        SGD.State s => Named(("momentum_buffer", s.momentum_buffer)),
-        _ => throw new NotSupportedException($"no named-tensor form for {state.GetType().FullName}"),
-    };
+    public const string Step = "step";
 
-    /// <summary>Copies <paramref name="saved"/> into <paramref name="state"/>; <paramref name="theta"/> gives device and dtype.</summary>
-    public static void Import(OptimizerState state, IReadOnlyDictionary<string, Tensor> saved, Tensor theta)
-    {
-        using var _ = no_grad();
-        switch (state)
-        {
-            case AdamW.State s:
-                s.step = StepOf(saved);
-                CopyInto(s.exp_avg, saved, "exp_avg");
-                CopyInto(s.exp_avg_sq, saved, "exp_avg_sq");
-                if (s.max_exp_avg_sq is not null) CopyInto(s.max_exp_avg_sq, saved, "max_exp_avg_sq");
-                break;
-            case Adagrad.State s:
-                s.step = StepOf(saved);
-                CopyInto(s.sum, saved, "sum");
-                break;
-            case SGD.State s:
-                // The buffer exists only once a step with momentum has made one.
-                if (saved.TryGetValue("momentum_buffer", out var buffer))
-                {
-                    s.momentum_buffer?.Dispose();
-                    s.momentum_buffer = buffer.to(theta.dtype, theta.device).clone().DetachFromDisposeScope();
-                }
-                break;
-            default:
-                throw new NotSupportedException($"no named-tensor form for {state.GetType().FullName}");
-        }
-    }
+    public static Tensor Counter(long step) => tensor(step);
 
-    static Dictionary<string, Tensor> Named(params (string Name, Tensor? Value)[] entries) =>
-        entries.Where(e => e.Value is not null).ToDictionary(e => e.Name, e => e.Value!.detach());
+    public static long CounterOf(IReadOnlyDictionary<string, Tensor> saved) => Required(saved, Step).item<long>();
 
-    static long StepOf(IReadOnlyDictionary<string, Tensor> saved) => Required(saved, "step").item<long>();
-
-    static void CopyInto(Tensor target, IReadOnlyDictionary<string, Tensor> saved, string name)
+    /// <summary>target ← saved[name], converted to target's dtype and device; the shapes must agree.</summary>
+    public static void CopyInto(Tensor target, IReadOnlyDictionary<string, Tensor> saved, string name)
     {
         var source = Required(saved, name);
         if (!source.shape.SequenceEqual(target.shape))
             throw new InvalidDataException($"saved optimizer tensor '{name}' has shape [{string.Join(",", source.shape)}], expected [{string.Join(",", target.shape)}]");
+        using var _ = no_grad();
         target.copy_(source);
     }
 
