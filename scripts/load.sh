@@ -4,12 +4,26 @@
 # (arguments are passed on, e.g. --tenants 1,8 --examples 500 --out DIR), then stops the server.
 #   LOKO_THREADS     LibTorch threads of both the server (LoKO:TorchThreads) and the bare step (--threads); unset: LibTorch's default
 #   LOKO_MAX_TOKENS  token limit of both (LoKO:MaxTokens, --max-tokens); default 128, the server's default
+#   LOKO_BATCH_TENANTS  K > 1: the server batches learning steps of up to K tenants (LoKO:BatchTenants:MaxTenants=K);
+#                    unset, 0 or 1: off, the server's default. The report names the setting the server's /readyz gives.
+#   LOKO_BATCH_WAIT_MS  with LOKO_BATCH_TENANTS: how long a ready step waits for others (LoKO:BatchTenants:MaxWaitMs);
+#                    unset: the server's default (2 ms)
 # The report's last stdout line is the JSON of all figures; the server's log is shown if it fails.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 threads="${LOKO_THREADS:-}"
 max_tokens="${LOKO_MAX_TOKENS:-128}"
+batch_tenants="${LOKO_BATCH_TENANTS:-}"
+batch_wait_ms="${LOKO_BATCH_WAIT_MS:-}"
+if [[ -n "$batch_tenants" && ! "$batch_tenants" =~ ^[0-9]+$ ]]; then
+  echo "load.sh: LOKO_BATCH_TENANTS must be a number of tenants, got '$batch_tenants'" >&2
+  exit 2
+fi
+if [[ -n "$batch_wait_ms" && -z "$batch_tenants" ]]; then
+  echo "load.sh: LOKO_BATCH_WAIT_MS needs LOKO_BATCH_TENANTS" >&2
+  exit 2
+fi
 admin_key="load-benchmark-admin-key"
 
 tmp="$(mktemp -d)"
@@ -61,6 +75,10 @@ server_args=(
   "--Logging:LogLevel:Default=Warning"
 )
 if [[ -n "$threads" ]]; then server_args+=("--LoKO:TorchThreads=$threads"); fi
+if [[ -n "$batch_tenants" && "$batch_tenants" -gt 0 ]]; then
+  server_args+=("--LoKO:BatchTenants:MaxTenants=$batch_tenants")
+  if [[ -n "$batch_wait_ms" ]]; then server_args+=("--LoKO:BatchTenants:MaxWaitMs=$batch_wait_ms"); fi
+fi
 
 echo "load.sh: starting the server (REST $rest_port, gRPC $grpc_port, data $tmp/data)" >&2
 # From its own folder, so that it reads its appsettings.json.

@@ -105,12 +105,16 @@ public sealed class DeviceCheckTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, File.ReadAllLines(Path.Combine(results, "speed.jsonl")).Length);
 
         Assert.Equal("cpu", summary.GetProperty("readyz").GetProperty("device").GetString());
+        Assert.Equal(JsonValueKind.Null, summary.GetProperty("readyz").GetProperty("batchTenants").ValueKind);
         var load = summary.GetProperty("load");
         Assert.Equal("cpu", load.GetProperty("serverDevice").GetString());
         Assert.Equal("cpu", load.GetProperty("bareDevice").GetString());
+        // The server runs with cross-tenant batching off: the figures say so, and no run saw a batch.
+        Assert.Equal(JsonValueKind.Null, load.GetProperty("serverBatchTenants").ValueKind);
         var runs = load.GetProperty("runs").EnumerateArray().ToList();
         Assert.Equal([1, 2], runs.Select(r => r.GetProperty("tenants").GetInt32()));
         Assert.All(runs, r => Assert.Equal(0, r.GetProperty("rejected").GetInt32()));
+        Assert.All(runs, r => Assert.Equal(JsonValueKind.Null, r.GetProperty("batchMeanTenants").ValueKind));
         Assert.True(File.Exists(Path.Combine(results, "load", "load.json")));
     }
 

@@ -22,6 +22,25 @@ static class Scrape
         return null;
     }
 
+    /// <summary>
+    /// The sum over the series of <paramref name="metric"/> without a tenant label (and whose labels include
+    /// <paramref name="extra"/>), or null when there is none: another server in this process may export its own.
+    /// </summary>
+    public static double? Total(string text, string metric, string? extra = null)
+    {
+        double? total = null;
+        foreach (var line in text.Split('\n'))
+        {
+            var m = Regex.Match(line, @"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? (\S+)");
+            if (!m.Success || m.Groups[1].Value != metric) continue;
+            var labels = m.Groups[2].Value;
+            if (labels.Contains("tenant=\"", StringComparison.Ordinal)) continue;
+            if (extra is not null && !labels.Contains(extra, StringComparison.Ordinal)) continue;
+            total = (total ?? 0) + double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
+        }
+        return total;
+    }
+
     public static async Task<string> GetAsync(LoKOTestServer server)
     {
         var response = await server.Http.GetAsync("/metrics");

@@ -19,6 +19,7 @@ static class LearnRun
     public static async Task<LearnResult> MeasureAsync(LoadClient client, IReadOnlyList<LoadTenant> tenants, IReadOnlyList<IReadOnlyList<LabeledText>> examples, int? inFlight)
     {
         int n = examples[0].Count;
+        var batchesBefore = await client.BatchCountsAsync();
         var sent = tenants.Select(_ => new long[n]).ToArray();
         var acked = tenants.Select(_ => new long[n]).ToArray();
         var done = new long[tenants.Count];
@@ -61,7 +62,8 @@ static class LearnRun
         int total = tenants.Count * n;
         return new LearnResult(tenants.Count, n, wall, total / wall, total / ackWall,
             Percentile.Of(latencies, 50), Percentile.Of(latencies, 99), rejected,
-            await client.MeanStepMsAsync([.. tenants.Select(t => t.Id)]));
+            await client.MeanStepMsAsync([.. tenants.Select(t => t.Id)]),
+            BatchCounts.MeanBetween(batchesBefore, await client.BatchCountsAsync()));
     }
 
     /// <summary>Writes every example, stamping each send; the reader stamps each acknowledgement.</summary>

@@ -36,8 +36,8 @@ sealed class LoadClient : IDisposable
 
     static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
-    /// <summary>Fails unless /readyz answers; gives the device the server says it serves on (null from a server that does not say).</summary>
-    public async Task<string?> RequireReadyAsync()
+    /// <summary>Fails unless /readyz answers; gives the device and batching setting the server names (null from a server that does not say).</summary>
+    public async Task<ServerReadiness> RequireReadyAsync()
     {
         try
         {
@@ -48,11 +48,16 @@ sealed class LoadClient : IDisposable
             try
             {
                 using var json = System.Text.Json.JsonDocument.Parse(body);
-                return json.RootElement.TryGetProperty("device", out var device) ? device.GetString() : null;
+                var root = json.RootElement;
+                var device = root.TryGetProperty("device", out var d) ? d.GetString() : null;
+                var batching = root.TryGetProperty("batchTenants", out var b) && b.ValueKind == System.Text.Json.JsonValueKind.Object
+                    ? new ServerBatching(b.GetProperty("maxTenants").GetInt32(), b.GetProperty("maxWaitMs").GetDouble())
+                    : null;
+                return new ServerReadiness(device, batching);
             }
-            catch (System.Text.Json.JsonException)
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
             {
-                return null;
+                return new ServerReadiness(null, null);
             }
         }
         catch (HttpRequestException e)
@@ -97,6 +102,9 @@ sealed class LoadClient : IDisposable
         double sum = metrics.Sum(StepMetric + "_sum", Ours) ?? 0, count = metrics.Sum(StepMetric + "_count", Ours) ?? 0;
         return count > 0 ? 1000 * sum / count : null;
     }
+
+    /// <summary>The server's cross-tenant batch counters, or null when it does not report them.</summary>
+    public async Task<BatchCounts?> BatchCountsAsync() => BatchCounts.Of(await MetricsAsync());
 
     /// <summary>The server's <c>/metrics</c>, or null when it does not answer.</summary>
     public async Task<PrometheusText?> MetricsAsync(CancellationToken ct = default)

@@ -69,7 +69,8 @@ public static class LoadCommand
         var figures = new LoadFigures(Preset, Labels, Optimizer, n, inFlight, maxTokens, get_num_threads(), service.Runs, predicts,
             service.PredictP50Ms, service.PredictP99Ms, service.Cold, bareMs, perExampleMs, perExampleMs - bareMs, perExampleMs / bareMs)
         {
-            ServerDevice = service.Device,
+            ServerDevice = service.Readiness.Device,
+            ServerBatchTenants = service.Readiness.BatchTenants,
             BareDevice = device.Name,
         };
         LoadReport.Write(outDir, figures, rest, grpc);
@@ -77,11 +78,12 @@ public static class LoadCommand
         return 0;
     }
 
-    sealed record Service(IReadOnlyList<LearnResult> Runs, double PredictP50Ms, double PredictP99Ms, ColdStart Cold, string? Device);
+    sealed record Service(IReadOnlyList<LearnResult> Runs, double PredictP50Ms, double PredictP99Ms, ColdStart Cold, ServerReadiness Readiness);
 
     static async Task<Service> MeasureServiceAsync(LoadClient client, IReadOnlyList<int> counts, int n, int? inFlight, int predicts, IReadOnlyList<LabeledText> texts)
     {
-        var serverDevice = await client.RequireReadyAsync();
+        var readiness = await client.RequireReadyAsync();
+        Console.Error.WriteLine($"load: the server serves on {readiness.Device ?? "an unnamed device"}, {LoadReport.Batching(readiness.BatchTenants)}");
         // Unique per invocation, so the command can run again against the same server.
         var run = $"load-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(10000):D4}";
         var cold = await MeasureColdAsync(client, run, texts[0].Text);
@@ -102,7 +104,7 @@ public static class LoadCommand
             predict ??= await MeasurePredictAsync(client, tenants[0], predicts, texts);
             foreach (var t in tenants) await client.DeleteTenantAsync(t);
         }
-        return new Service(runs, predict!.Value.P50, predict.Value.P99, cold, serverDevice);
+        return new Service(runs, predict!.Value.P50, predict.Value.P99, cold, readiness);
     }
 
     static async Task<ColdStart> MeasureColdAsync(LoadClient client, string run, string text)

@@ -22,4 +22,6 @@ sealed record LoadFigures(
     /// <summary>The device the server said it serves on (/readyz), and the one the bare step ran on.</summary>
     public string? ServerDevice { get; init; }
     public string BareDevice { get; init; } = "cpu";
+    /// <summary>The server's cross-tenant batching setting (/readyz); null while it is off.</summary>
+    public ServerBatching? ServerBatchTenants { get; init; }
 }

@@ -16,12 +16,12 @@ static class LoadReport
         var md = new StringBuilder();
         md.AppendLine("# LoKO service under load");
         md.AppendLine();
-        md.AppendLine(Inv($"Preset `{f.Preset}`, {f.Labels.Count} labels ({string.Join(", ", f.Labels)}: fortunes texts), default `{f.Optimizer}` optimizer and LoRA settings, {f.ExamplesPerTenant} examples per tenant over gRPC ({(f.InFlight is { } k ? $"at most {k} unacknowledged per stream" : "as fast as flow control allows")}), at most {f.MaxTokens} tokens, {f.Threads} LibTorch threads for the bare step. Server: REST {rest}, gRPC {grpc}; measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC."));
+        md.AppendLine(Inv($"Preset `{f.Preset}`, {f.Labels.Count} labels ({string.Join(", ", f.Labels)}: fortunes texts), default `{f.Optimizer}` optimizer and LoRA settings, {f.ExamplesPerTenant} examples per tenant over gRPC ({(f.InFlight is { } k ? $"at most {k} unacknowledged per stream" : "as fast as flow control allows")}), at most {f.MaxTokens} tokens, {f.Threads} LibTorch threads for the bare step. Server: REST {rest}, gRPC {grpc}, device {f.ServerDevice ?? "not named"}, {Batching(f.ServerBatchTenants)}; measured {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC."));
         md.AppendLine();
-        md.AppendLine("| tenants | examples | applied/s | acks/s | ack p50 ms | ack p99 ms | wall s | rejected | server step ms |");
-        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| tenants | examples | applied/s | acks/s | ack p50 ms | ack p99 ms | wall s | rejected | server step ms | tenants per batch |");
+        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in f.Runs)
-            md.AppendLine(Inv($"| {r.Tenants} | {r.Tenants * r.ExamplesPerTenant} | {r.AppliedPerSecond:F2} | {r.AcksPerSecond:F1} | {Ms(r.AckP50Ms)} | {Ms(r.AckP99Ms)} | {r.WallSeconds:F1} | {r.Rejected} | {Opt(r.ServerStepMs, "F1", "")} |"));
+            md.AppendLine(Inv($"| {r.Tenants} | {r.Tenants * r.ExamplesPerTenant} | {r.AppliedPerSecond:F2} | {r.AcksPerSecond:F1} | {Ms(r.AckP50Ms)} | {Ms(r.AckP99Ms)} | {r.WallSeconds:F1} | {r.Rejected} | {Opt(r.ServerStepMs, "F1", "")} | {Opt(r.BatchMeanTenants, "F2", "")} |"));
         md.AppendLine();
         md.AppendLine("| figure | value |");
         md.AppendLine("|---|---:|");
@@ -47,7 +47,11 @@ static class LoadReport
               acknowledgement time. An ack means the example is durably in the tenant's log, not that it was learned:
               acks run ahead of learning until a tenant's queue (`LoKO:MaxQueuedExamples`) is full, then at its pace.
             - **server step**: mean of `loko_step_duration_seconds` at `/metrics` for the run's tenants — one predict-then-learn
-              step on the server's compute executor, tokenization included.
+              step on the server's compute executor, tokenization included (with batching on, each step's share of its
+              batch's time).
+            - **tenants per batch**: with cross-tenant batching on (`LoKO:BatchTenants`, named by /readyz), the mean
+              number of tenants' steps in one batched pass during the run, from `loko_batch_tenants` at `/metrics`;
+              — while batching is off.
             - **cold tenant**: the server starts activating a tenant when it is created; the first Predict waits for it.
               The client has no way to evict a resident tenant or restart the server, so a load from a checkpoint with
               log replay is not measured here.
@@ -58,6 +62,10 @@ static class LoadReport
         File.WriteAllText(Path.Combine(directory, "load.md"), md.ToString());
         Emit(Path.Combine(directory, "load.json"), JsonSerializer.Serialize(f, Json));
     }
+
+    /// <summary>The batching setting in words.</summary>
+    public static string Batching(ServerBatching? b) => b is null ? "cross-tenant batching off"
+        : Inv($"cross-tenant batching of up to {b.MaxTenants} tenants' steps, a step waiting at most {b.MaxWaitMs:0.###} ms");
 
     static string Opt(double? v, string format, string unit) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) + unit : "—";
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using LoKO.Engine.Batching;
 using LoKO.Engine.Models;
 using LoKO.Server.Hosting;
+using LoKO.Server.Telemetry;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 
@@ -18,13 +19,15 @@ public sealed class ComputeExecutor : IDisposable
     readonly BlockingCollection<Action> _queue = new();
     readonly Thread[] _threads;
     readonly LearnBatcher? _batcher;
+    readonly BatchMetrics _batchMetrics;
 
-    public ComputeExecutor(IOptions<LoKOOptions> options)
+    public ComputeExecutor(IOptions<LoKOOptions> options, BatchMetrics batchMetrics)
     {
+        _batchMetrics = batchMetrics;
         var o = options.Value;
         o.BatchTenants.Validate();
         if (o.TorchThreads > 0) torch.set_num_threads(o.TorchThreads);
-        if (o.BatchTenants.Enabled) _batcher = new LearnBatcher(o.BatchTenants, _queue.Add);
+        if (o.BatchTenants.Enabled) _batcher = new LearnBatcher(o.BatchTenants, batchMetrics, _queue.Add);
         _threads = new Thread[Math.Max(1, o.ComputeThreads)];
         for (int i = 0; i < _threads.Length; i++)
         {
@@ -53,7 +56,7 @@ public sealed class ComputeExecutor : IDisposable
     public bool BatchesTenants => _batcher is not null;
 
     /// <summary>Batches of learning steps run so far, and the steps of them that shared one forward and reverse pass.</summary>
-    public (long Batches, long SharedSteps) BatchCounts => _batcher?.Counts ?? (0, 0);
+    public (long Batches, long SharedSteps) BatchCounts => _batchMetrics.Counts;
 
     /// <summary>
     /// One tenant's learning step, run in a batch with other tenants' steps of <paramref name="model"/>: on a compute

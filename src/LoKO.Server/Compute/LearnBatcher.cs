@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LoKO.Engine.Batching;
+using LoKO.Server.Telemetry;
 using static TorchSharp.torch;
 
 namespace LoKO.Server.Compute;
@@ -16,23 +17,21 @@ sealed class LearnBatcher : IDisposable
     readonly object _gate = new();
     readonly List<LearnRequest> _pending = [];
     readonly Action<Action> _post;
+    readonly BatchMetrics _metrics;
     readonly int _maxTenants;
     readonly long _maxWaitMs;
     readonly Timer _timer;
     int _queued; // batches posted to the compute threads and not yet started
     bool _armed;
-    long _batches, _sharedSteps;
 
-    public LearnBatcher(BatchTenantsOptions options, Action<Action> post)
+    public LearnBatcher(BatchTenantsOptions options, BatchMetrics metrics, Action<Action> post)
     {
         _post = post;
+        _metrics = metrics;
         _maxTenants = options.MaxTenants;
         _maxWaitMs = (long)Math.Ceiling(options.MaxWaitMs);
         _timer = new Timer(_ => { lock (_gate) { _armed = false; Arrange(); } });
     }
-
-    /// <summary>Batches run so far, and the steps of them that ran in a shared pass (the others stepped alone inside theirs).</summary>
-    public (long Batches, long SharedSteps) Counts => (Interlocked.Read(ref _batches), Interlocked.Read(ref _sharedSteps));
 
     public Task Add(LearnRequest request)
     {
@@ -105,8 +104,7 @@ sealed class LearnBatcher : IDisposable
             foreach (var r in ready) r.Request.Fail(e);
             return;
         }
-        Interlocked.Increment(ref _batches);
-        Interlocked.Add(ref _sharedSteps, results.Count(r => r.SharedPass));
+        _metrics.Ran(ready.Count, results.Count(r => r.SharedPass));
         // Each step counts its share of the batch's time.
         var share = clock.Elapsed / ready.Count;
         for (int i = 0; i < ready.Count; i++) ready[i].Request.Finish(results[i], share);

@@ -33,6 +33,7 @@ public static class TenantHosting
         services.AddSingleton<ModelRegistry>();
         services.AddMetrics();
         services.AddSingleton<LoKOMetrics>();
+        services.AddSingleton<BatchMetrics>();
         services.AddSingleton<ResidentTenants>();
         services.AddSingleton(sp => new TenantServices(
             sp.GetRequiredService<IDbContextFactory<LoKODbContext>>(), sp.GetRequiredService<ComputeExecutor>(),
