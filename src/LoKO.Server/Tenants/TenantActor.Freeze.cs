@@ -27,8 +27,9 @@ public sealed partial class TenantActor
                 throw;
             }
             await AdoptAsync(restored, target.Version);
-            await CatchUpAsync(restored, CancellationToken.None);
-            _freeze.Publish(record);
+            // The store says frozen from here on: so does memory, even if the catch-up fails.
+            try { await CatchUpAsync(restored, CancellationToken.None); }
+            finally { _freeze.Publish(record); }
         }
         finally
         {
