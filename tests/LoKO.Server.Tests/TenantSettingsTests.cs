@@ -47,7 +47,7 @@ public class TenantSettingsTests
         Assert.Empty(TenantSettings.ValidateCombination(new FilterSettings { Variant = "paper", Beta = 0.9 }));
         var ignored = TenantSettings.ValidateCombination(new FilterSettings { Variant = "natural", Beta = 0.9 });
         Assert.Equal("filter.beta", Assert.Single(ignored).Field);
-        // A new tenant that names no variant gets the default, natural-root-prior.
+        // A new tenant that names no variant gets the default, a logit-observation variant.
         Assert.Equal("filter.r0", Assert.Single(TenantSettings.ValidateCombination(TenantSettings.ForCreation("loko", new FilterSettings { R0 = 0.5 }))).Field);
         Assert.Equal("filter.p0", Assert.Single(TenantSettings.ValidateCombination(TenantSettings.ForCreation("loko", new FilterSettings { P0 = "bounded" }))).Field);
     }
