@@ -1,6 +1,7 @@
 using System.Globalization;
 using LoKO.Contracts.Rest;
 using LoKO.Server.Storage;
+using LoKO.Server.Telemetry;
 using Microsoft.EntityFrameworkCore;
 
 namespace LoKO.Server.Tenants;
@@ -40,6 +41,7 @@ public sealed partial class TenantActor
     async Task<CheckpointResponse> CheckpointCoreAsync()
     {
         var started = DateTime.UtcNow;
+        var clock = new PhaseClock();
         long version = _nextCheckpointVersion;
         var counters = Counters;
         long lastApplied = counters.LastApplied;
@@ -47,10 +49,16 @@ public sealed partial class TenantActor
         NoiseEstimate? noise;
         try
         {
-            (var bytes, noise, int labels) = await _s.Compute.Run(() => (SaveState(), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs));
+            (var bytes, noise, int labels) = await _s.Compute.Run(() =>
+            {
+                clock.Mark("compute wait");
+                return (SaveState(), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs);
+            });
+            clock.Mark("saved");
             // The write and its fsync wait for the disk off the compute threads, which every tenant's steps share;
             // the row below is committed only once the checkpoint is durable.
             var stored = await Task.Run(() => _s.Checkpoints.WriteAsync(TenantId, version, _epoch, bytes));
+            clock.Mark("written");
             record = new CheckpointRecord
             {
                 TenantId = TenantId, Version = version, Path = stored.Name, LastAppliedSequence = lastApplied,
@@ -70,6 +78,7 @@ public sealed partial class TenantActor
             await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence <= lastApplied && !x.Applied && !x.RolledBack)
                 .ExecuteUpdateAsync(s => s.SetProperty(x => x.Applied, true).SetProperty(x => x.AppliedUtc, started));
             await tx.CommitAsync();
+            clock.Mark("committed");
         }
         catch (TenantFencedException e)
         {
@@ -95,6 +104,8 @@ public sealed partial class TenantActor
         _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
             TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
         await CompactAsync();
+        clock.Mark("compacted");
+        _s.Logger.LogDebug("Tenant {Tenant}: checkpoint v{Version}: {Phases}", TenantId, version, clock);
         return CheckpointResponses.From(record, noise?.Trace);
     }
 
