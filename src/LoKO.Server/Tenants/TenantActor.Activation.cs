@@ -106,6 +106,7 @@ public sealed partial class TenantActor
             _adapter = restored.Adapter;
             _optimizer = restored.Optimizer;
         });
+        _checkpointSizeHint = (int)(restored.From?.SizeBytes ?? 0);
         if (restored.From is { } checkpoint) RestoreCounters(checkpoint);
         else ResetCounters();
     }

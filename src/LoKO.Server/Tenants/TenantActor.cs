@@ -128,7 +128,8 @@ public sealed partial class TenantActor
             clock.Mark("checkpoint");
         }
         _s.Metrics.Untrack(TenantId, _gauges);
-        await _s.Compute.Run(Dispose);
+        // Its memory counts against the resident budget until freed: ahead of the other tenants' queued steps.
+        await _s.Compute.RunPromptly(Dispose);
         clock.Mark("disposed");
         _s.Logger.LogDebug("Tenant {Tenant}: stop took {Ms:F1} ms: {Phases}", TenantId, clock.TotalMs, clock);
     }
