@@ -58,19 +58,23 @@ public class ResidentTenantsTests
         Admit(resident, "c", MiB);
         Assert.Equal(["a"], _evicted);
         Assert.Equal(2, resident.Count);
-        Assert.Equal(3 * MiB, resident.Bytes); // a is still checkpointing and disposing: its state is still held
+        Assert.Equal(2 * MiB, resident.Bytes);
+        Assert.Equal(MiB, resident.DepartingBytes); // a is still checkpointing and disposing: its state is still held
 
         // Admitting another while a is still held evicts down to the budget, a and room for the next one included.
         Admit(resident, "d", MiB);
         Assert.Equal(["a", "b", "c"], _evicted);
-        Assert.Equal(4 * MiB, resident.Bytes);
+        Assert.Equal(MiB, resident.Bytes);
+        Assert.Equal(3 * MiB, resident.DepartingBytes);
         resident.Remove("a", "a");
         resident.Remove("b", "b");
         resident.Remove("c", "c");
         Assert.Equal(MiB, resident.Bytes);
+        Assert.Equal(0, resident.DepartingBytes);
         Assert.Equal(1, resident.Count);
         resident.Remove("c", "c"); // twice: nothing more
         Assert.Equal(MiB, resident.Bytes);
+        Assert.Equal(0, resident.DepartingBytes);
     }
 
     [Fact]
@@ -137,11 +141,13 @@ public class ResidentTenantsTests
         Admit(resident, "a", MiB, first);
         Admit(resident, "a", MiB, second); // reactivated before the old activation finished deactivating
         Assert.Equal(1, resident.Count);
-        Assert.Equal(2 * MiB, resident.Bytes); // the old one's state is held until then
+        Assert.Equal(MiB, resident.Bytes);
+        Assert.Equal(MiB, resident.DepartingBytes); // the old one's state is held until then
 
         resident.Remove("a", first);
         Assert.Equal(1, resident.Count);
         Assert.Equal(MiB, resident.Bytes);
+        Assert.Equal(0, resident.DepartingBytes);
         resident.Remove("a", second);
         Assert.Equal(0, resident.Count);
         Assert.Equal(0, resident.Bytes);

@@ -32,18 +32,25 @@ public sealed class ResidentTenants(IOptions<LoKOOptions> options, ILogger<Resid
         get { lock (_gate) return _byId.Count; }
     }
 
-    /// <summary>The resident tenants' estimated memory and that of evicted ones still deactivating.</summary>
+    /// <summary>The resident tenants' estimated memory.</summary>
     public long Bytes
     {
-        get { lock (_gate) return _bytes; }
+        get { lock (_gate) return _bytes - _departingBytes; }
+    }
+
+    /// <summary>The estimated memory of evicted tenants still deactivating (held until their state is disposed); admissions count it.</summary>
+    public long DepartingBytes
+    {
+        get { lock (_gate) return _departingBytes; }
     }
 
     /// <summary>
     /// Records a newly activated tenant as the most recently used (<paramref name="owner"/> identifies its
     /// activation) and evicts others until the budget holds; <paramref name="evict"/> is how this one is evicted later.
-    /// Tenants still learning accepted examples (<paramref name="busy"/>) are passed over while an idle one can go,
-    /// so a backlog is learned now rather than on the tenant's next use. <paramref name="writeBack"/> asks this one to
-    /// checkpoint what it has learned since its last checkpoint, once it is next in line.
+    /// Tenants still learning accepted examples or writing a checkpoint (<paramref name="busy"/>) are passed over while
+    /// an idle one can go, so a backlog is learned now rather than on the tenant's next use, and an eviction does not
+    /// wait for a write. <paramref name="writeBack"/> asks this one to checkpoint what it has learned since its last
+    /// checkpoint, once it is next in line.
     /// </summary>
     public void Admit(string tenantId, object owner, long bytes, Action evict, Func<bool>? busy = null, Action? writeBack = null)
     {

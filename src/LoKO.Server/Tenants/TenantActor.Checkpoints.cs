@@ -56,6 +56,18 @@ public sealed partial class TenantActor
     /// </summary>
     async Task<CheckpointResponse> CheckpointCoreAsync()
     {
+        Volatile.Write(ref _checkpointing, true);
+        try { return await WriteCheckpointAsync(); }
+        finally { Volatile.Write(ref _checkpointing, false); }
+    }
+
+    bool _checkpointing;
+
+    /// <summary>A checkpoint is being written: evicting the tenant now would wait for it (the eviction passes it over while it can).</summary>
+    public bool Checkpointing => Volatile.Read(ref _checkpointing);
+
+    async Task<CheckpointResponse> WriteCheckpointAsync()
+    {
         var started = DateTime.UtcNow;
         var clock = new PhaseClock();
         long version = _nextCheckpointVersion;

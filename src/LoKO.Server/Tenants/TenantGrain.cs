@@ -56,7 +56,7 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
         this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
         resident.Admit(TenantId, this, _actor.ResidentBytes,
             () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "evicted: resident-tenant budget")),
-            busy: () => _actor?.Status.QueueDepth > 0, writeBack: () => _actor?.WriteBack());
+            busy: () => _actor is { } a && (a.Status.QueueDepth > 0 || a.Checkpointing), writeBack: () => _actor?.WriteBack());
     }
 
     Task KeepLearning(CancellationToken _)
