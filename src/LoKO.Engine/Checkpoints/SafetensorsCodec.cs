@@ -18,21 +18,36 @@ public static class SafetensorsCodec
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
             header["__metadata__"] = new JsonObject(metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
-        var blobs = new List<byte[]>();
-        long offset = 0;
-        foreach (var (name, t) in tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        // Each tensor's bytes go from its (CPU, contiguous) storage straight into the stream: no managed copy of each.
+        var blobs = new List<Tensor>();
+        try
         {
-            using var cpu = t.detach().cpu().contiguous();
-            var bytes = cpu.numel() == 0 ? [] : cpu.bytes.ToArray();
-            header[name] = new JsonObject
+            long offset = 0;
+            foreach (var (name, t) in tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
-                ["dtype"] = DtypeName(t.dtype),
-                ["shape"] = new JsonArray([.. t.shape.Select(d => (JsonNode?)d)]),
-                ["data_offsets"] = new JsonArray(offset, offset + bytes.Length),
-            };
-            blobs.Add(bytes);
-            offset += bytes.Length;
+                var cpu = t.detach().cpu().contiguous();
+                blobs.Add(cpu);
+                long length = cpu.numel() == 0 ? 0 : cpu.bytes.Length;
+                header[name] = new JsonObject
+                {
+                    ["dtype"] = DtypeName(t.dtype),
+                    ["shape"] = new JsonArray([.. t.shape.Select(d => (JsonNode?)d)]),
+                    ["data_offsets"] = new JsonArray(offset, offset + length),
+                };
+                offset += length;
+            }
+            WriteHeader(stream, header);
+            foreach (var b in blobs)
+                if (b.numel() > 0) stream.Write(b.bytes);
         }
+        finally
+        {
+            foreach (var b in blobs) b.Dispose();
+        }
+    }
+
+    static void WriteHeader(Stream stream, JsonObject header)
+    {
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padded = (json.Length + 7) / 8 * 8; // the format pads the header with spaces to 8-byte alignment
         Span<byte> length = stackalloc byte[8];
@@ -40,7 +55,6 @@ public static class SafetensorsCodec
         stream.Write(length);
         stream.Write(json);
         for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
-        foreach (var b in blobs) stream.Write(b);
     }
 
     public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(Stream stream)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Filter;
@@ -19,16 +20,19 @@ static class SymmetricPacking
         else tensors[name] = matrix;
     }
 
-    /// <summary>Square, float64, and each entry the same bits as its mirror (NaN and −0 included).</summary>
+    /// <summary>
+    /// Square, float64, and each entry the same bits as its mirror (NaN and −0 included). Compared as 64-bit words
+    /// over the raw bytes: an element accessor per entry took ~20 ms for a 385² Σ, on the compute thread, every checkpoint.
+    /// </summary>
     static bool BitSymmetric(Tensor matrix)
     {
         if (matrix.dim() != 2 || matrix.shape[0] != matrix.shape[1] || matrix.dtype != ScalarType.Float64) return false;
         using var cpu = matrix.detach().cpu().contiguous();
-        var values = cpu.data<double>();
-        long side = matrix.shape[0];
-        for (long i = 0; i < side; i++)
-            for (long j = i + 1; j < side; j++)
-                if (BitConverter.DoubleToInt64Bits(values[i * side + j]) != BitConverter.DoubleToInt64Bits(values[j * side + i])) return false;
+        ReadOnlySpan<long> bits = MemoryMarshal.Cast<byte, long>(cpu.bytes);
+        int side = (int)matrix.shape[0];
+        for (int i = 0; i < side; i++)
+            for (int j = i + 1; j < side; j++)
+                if (bits[i * side + j] != bits[j * side + i]) return false;
         return true;
     }
 

@@ -43,6 +43,13 @@ public sealed class BaseModel : IDisposable
     public TenantAdapter CreateAdapter(LoraOptions lora, int outputs, long seed) =>
         TenantAdapter.Initialise(Layout(lora, outputs), seed, Device);
 
+    /// <summary>An adapter whose θ is zeros, for a checkpoint that holds all of θ to fill: no initialisation drawn only to be overwritten.</summary>
+    public TenantAdapter EmptyAdapter(LoraOptions lora, int outputs)
+    {
+        var layout = Layout(lora, outputs);
+        return new TenantAdapter(layout, zeros(layout.Size, ScalarType.Float32, Device).DetachFromDisposeScope());
+    }
+
     public EncodedInputs Encode(IReadOnlyList<ModelInput> batch) => Encoder.Encode(batch, Device);
 
     /// <summary>Pooled features [batch, FeatureDim]; with no adapter this is the base model's own output.</summary>

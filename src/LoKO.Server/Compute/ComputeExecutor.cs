@@ -17,6 +17,8 @@ namespace LoKO.Server.Compute;
 public sealed class ComputeExecutor : IDisposable
 {
     readonly BlockingCollection<Action> _queue = new();
+    // Taken before _queue: work that frees memory, which must not wait behind every tenant's queued steps.
+    readonly BlockingCollection<Action> _prompt = new();
     readonly Thread[] _threads;
     readonly LearnBatcher? _batcher;
     readonly BatchMetrics _batchMetrics;
@@ -52,6 +54,25 @@ public sealed class ComputeExecutor : IDisposable
 
     public Task Run(Action work) => Run<bool>(() => { work(); return true; });
 
+    /// <summary>
+    /// <paramref name="work"/> ahead of the work already queued (after the item running now): for disposing a departing
+    /// tenant's state, whose memory still counts against the resident budget until it is freed. Keep it short.
+    /// </summary>
+    public Task RunPromptly(Action work)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _prompt.Add(() =>
+        {
+            try
+            {
+                work();
+                done.SetResult();
+            }
+            catch (Exception e) { done.SetException(e); }
+        });
+        return done.Task;
+    }
+
     /// <summary>Whether learning steps batch across tenants (<see cref="Learn"/>); off, the caller runs its steps with <see cref="Run(Action)"/>.</summary>
     public bool BatchesTenants => _batcher is not null;
 
@@ -71,14 +92,33 @@ public sealed class ComputeExecutor : IDisposable
 
     void Loop()
     {
-        foreach (var item in _queue.GetConsumingEnumerable()) item();
+        BlockingCollection<Action>[] queues = [_prompt, _queue];
+        while (true)
+        {
+            Action? item;
+            try
+            {
+                // Tries the queues in order: prompt work first.
+                BlockingCollection<Action>.TakeFromAny(queues, out item);
+            }
+            catch (ArgumentException)
+            {
+                // Shutting down (a queue is marked complete): what was queued still runs, as before.
+                while (_prompt.TryTake(out var prompt)) prompt();
+                while (_queue.TryTake(out var queued)) queued();
+                return;
+            }
+            item!();
+        }
     }
 
     public void Dispose()
     {
+        _prompt.CompleteAdding();
         _queue.CompleteAdding();
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(30));
         _batcher?.Dispose();
         _queue.Dispose();
+        _prompt.Dispose();
     }
 }

@@ -67,6 +67,12 @@ public sealed class LoKOOptions
     public double ResidentTenantBudgetMB { get; set; } = 4096;
     /// <summary>Most tenants resident on one server at once; 0 = bounded by the memory budget only.</summary>
     public int MaxResidentTenants { get; set; }
+    /// <summary>
+    /// Once the resident tenants fill their budget, the least recently used ones holding this share of their memory
+    /// (at least one tenant) checkpoint what they learned since their last checkpoint while idle, ahead of their
+    /// eviction, so an eviction seldom writes a checkpoint beside the activation that caused it. 0 = off.
+    /// </summary>
+    public double ResidentWriteBackShare { get; set; } = 0.1;
     /// <summary>How long a prediction's input is kept for feedback (POST …/feedback, gRPC Feedback), seconds.</summary>
     public double PredictionTtlSeconds { get; set; } = 3600;
     /// <summary>

@@ -66,6 +66,8 @@ public sealed class LoKOMetrics
         meter.CreateObservableGauge("loko.tenants.resident", () => resident.Count, "{tenant}", "Tenant grains loaded in memory on this server.");
         meter.CreateObservableGauge("loko.tenants.resident_memory", () => resident.Bytes, "By",
             "Estimated memory of the resident tenants' adapters and optimizer state, spent against LoKO:ResidentTenantBudgetMB.");
+        meter.CreateObservableGauge("loko.tenants.departing_memory", () => resident.DepartingBytes, "By",
+            "Estimated memory of evicted tenants not yet freed (checkpointing, disposing): admissions count it against LoKO:ResidentTenantBudgetMB too.");
         meter.CreateObservableGauge("loko.queue.depth", () => Observe(g => g.QueueDepth(), sum: true), "{example}",
             "Accepted examples waiting to be learned.");
         var queueCapacity = options.Value.MaxQueuedExamples;

@@ -44,14 +44,16 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
     string TenantId => Settings.TenantId;
 
     /// <summary>The state as of checkpoint <paramref name="version"/> (0: the initial state), from the newest checkpoint of its lineage that loads.</summary>
-    public async Task<RestoredState> RestoreAsync(BaseModel model, long version, CancellationToken ct)
+    /// <param name="clock">Marks the restore's phases, when the caller times them.</param>
+    public async Task<RestoredState> RestoreAsync(BaseModel model, long version, CancellationToken ct, PhaseClock? clock = null)
     {
         var lineage = version > 0 ? await LineageAsync(version, ct) : [];
+        clock?.Mark("lineage");
         var target = lineage.FirstOrDefault(c => c.Version == version);
         if (version > 0 && target is null) Skip(version, CheckpointFault.Missing, "its row is gone");
         foreach (var checkpoint in lineage)
         {
-            if (await TryLoadAsync(model, checkpoint, ct) is not { } loaded) continue;
+            if (await TryLoadAsync(model, checkpoint, ct, clock) is not { } loaded) continue;
             if (checkpoint != target)
                 s.Logger.LogWarning("Tenant {Tenant}: restored checkpoint v{From} instead of v{Target}; the log after sequence {Sequence} is learned again",
                     TenantId, checkpoint.Version, version, checkpoint.LastAppliedSequence);
@@ -92,12 +94,13 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
 
     sealed record Loaded(TenantAdapter Adapter, IOnlineOptimizer Optimizer);
 
-    async Task<Loaded?> TryLoadAsync(BaseModel model, CheckpointRecord checkpoint, CancellationToken ct)
+    async Task<Loaded?> TryLoadAsync(BaseModel model, CheckpointRecord checkpoint, CancellationToken ct, PhaseClock? clock)
     {
         byte[] bytes;
         try
         {
             bytes = await s.Checkpoints.ReadVerifiedAsync(checkpoint, ct);
+            clock?.Mark("read+verify");
         }
         catch (CheckpointFileException e)
         {
@@ -106,13 +109,17 @@ public sealed class CheckpointRestore(Func<TenantSettings> settings, TenantServi
         }
         var (loaded, error) = await s.Compute.Run<(Loaded?, Exception?)>(() =>
         {
+            clock?.Mark("compute wait");
             // A fresh adapter each time: a file that fails half way may already have written part of θ. The file holds all of θ.
             var current = Settings;
-            var adapter = model.CreateAdapter(current.LoraOptions, checkpoint.LabelCount ?? current.InitialLabelCount, current.Seed);
+            var adapter = model.EmptyAdapter(current.LoraOptions, checkpoint.LabelCount ?? current.InitialLabelCount);
+            clock?.Mark("adapter");
             try
             {
                 using var stream = new MemoryStream(bytes, 0, bytes.Length, writable: false, publiclyVisible: true);
-                return (new Loaded(adapter, TenantOptimizers.Load(current, adapter, stream)), null);
+                var optimizer = TenantOptimizers.Load(current, adapter, stream);
+                clock?.Mark("parse");
+                return (new Loaded(adapter, optimizer), null);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -35,7 +35,9 @@ public sealed partial class TenantActor
                 }
                 var interval = TimeSpan.FromSeconds(_s.Options.CheckpointEverySeconds);
                 var due = NextCheckpointUtc(interval) - DateTime.UtcNow;
-                if (_stepsSinceCheckpoint > 0 && !_warmupPending && due <= TimeSpan.Zero)
+                // Idle: a write-back asked for now is due now (after a failed checkpoint, its back-off still holds).
+                bool writeBack = TakeWriteBack() && !CheckpointRetryWaits;
+                if (_stepsSinceCheckpoint > 0 && !_warmupPending && (due <= TimeSpan.Zero || writeBack))
                 {
                     await TryCheckpointAsync();
                     continue;

@@ -56,7 +56,7 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
         this.RegisterGrainTimer(KeepLearning, new GrainTimerCreationOptions(BacklogCheck, BacklogCheck) { Interleave = true });
         resident.Admit(TenantId, this, _actor.ResidentBytes,
             () => context.Deactivate(new DeactivationReason(DeactivationReasonCode.ApplicationRequested, "evicted: resident-tenant budget")),
-            busy: () => _actor?.Status.QueueDepth > 0);
+            busy: () => _actor is { } a && (a.Status.QueueDepth > 0 || a.Checkpointing), writeBack: () => _actor?.WriteBack());
     }
 
     Task KeepLearning(CancellationToken _)
@@ -66,15 +66,23 @@ public sealed class TenantGrain(TenantServices services, ResidentTenants residen
     }
 
     /// <summary>
-    /// Eviction, idle collection and migration checkpoint what was learned since the last checkpoint, so the next
-    /// activation starts from there; a silo shutdown does so when <see cref="LoKOOptions.CheckpointOnShutdown"/> is on.
+    /// Eviction, idle collection and migration checkpoint what was learned since the last checkpoint (unless a
+    /// write-back already did), so the next activation starts from there; a silo shutdown does so when
+    /// <see cref="LoKOOptions.CheckpointOnShutdown"/> is on.
     /// </summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        resident.Remove(TenantId, this);
-        if (_actor is not { } actor) return;
-        _actor = null;
-        await actor.StopAsync(checkpoint: reason.ReasonCode != DeactivationReasonCode.ShuttingDown || options.Value.CheckpointOnShutdown);
+        try
+        {
+            if (_actor is not { } actor) return;
+            _actor = null;
+            await actor.StopAsync(checkpoint: reason.ReasonCode != DeactivationReasonCode.ShuttingDown || options.Value.CheckpointOnShutdown);
+        }
+        finally
+        {
+            // Its state is disposed only now: until then its memory still counts against the budget.
+            resident.Remove(TenantId, this);
+        }
     }
 
     public Task<TenantSchema> GetSchemaAsync() => Task.FromResult(Actor.Schema);
