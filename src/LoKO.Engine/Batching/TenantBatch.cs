@@ -22,11 +22,13 @@ public static class TenantBatch
     /// Runs one step per entry of <paramref name="steps"/> (each adapter at most once: a tenant's steps run in order,
     /// one per batch). Results are in the order of the steps; their predictions belong to the caller's dispose scope.
     /// An example that cannot be encoded or run fails its own step only: its group then runs step by step.
+    /// <paramref name="slack"/> is the padding a text pass may compute (<see cref="SimilarLengths.Passes"/>).
     /// </summary>
-    public static IReadOnlyList<TenantStepResult> Step(BaseModel model, IReadOnlyList<TenantStep> steps)
+    public static IReadOnlyList<TenantStepResult> Step(BaseModel model, IReadOnlyList<TenantStep> steps, double slack = SimilarLengths.Slack)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(steps);
+        ArgumentOutOfRangeException.ThrowIfNegative(slack);
         Validate(model, steps);
         var results = new TenantStepResult[steps.Count];
         using (NewDisposeScope())
@@ -40,7 +42,7 @@ public static class TenantBatch
                 else groups[GroupKey(steps[i].Adapter.Layout)] = [i];
             }
             foreach (var group in groups.Values)
-                if (group.Count == 1 || !TryShared(model, steps, group, results)) alone.AddRange(group);
+                if (group.Count == 1 || !TryShared(model, steps, group, results, slack)) alone.AddRange(group);
             foreach (int i in alone) results[i] = Alone(model, steps[i]);
             foreach (var r in results) r.Outcome?.Predictions.MoveToOuterDisposeScope();
         }
@@ -81,7 +83,7 @@ public static class TenantBatch
     }
 
     /// <summary>The group's steps through one forward and one reverse pass; false, with nothing changed, when its examples cannot run together.</summary>
-    static bool TryShared(BaseModel model, IReadOnlyList<TenantStep> steps, List<int> group, TenantStepResult[] results)
+    static bool TryShared(BaseModel model, IReadOnlyList<TenantStep> steps, List<int> group, TenantStepResult[] results, double slack)
     {
         var reference = steps[group[0]].Adapter;
         var features = new Tensor[group.Count];
@@ -90,9 +92,11 @@ public static class TenantBatch
             var inputs = group.Select(i => steps[i].Input).ToList();
             // Encoding the whole group checks every example and gives the token lengths the passes are planned by.
             var all = model.Encode(inputs);
-            var passes = all.TokenMask is { } mask
-                ? SimilarLengths.Passes(mask.sum(1).data<long>().ToArray())
-                : [Enumerable.Range(0, group.Count).ToArray()];
+            IReadOnlyList<int[]> passes = all.TokenMask is { } mask
+                ? SimilarLengths.Passes(mask.sum(1).data<long>().ToArray(), slack)
+                : [];
+            // One pass runs the group's own encoding, whose rows are in the group's order, not in ascending length.
+            if (passes.Count <= 1) passes = [Enumerable.Range(0, group.Count).ToArray()];
             long lora = reference.Layout.HeadWeight.Offset;
             foreach (var pass in passes)
             {

@@ -55,6 +55,23 @@ public class TenantBatchTests(ModelFixture models)
     public void BatchedTenantsEndWhereSeparateRunsEnd(string preset, string optimizer) =>
         Compare(preset, Enumerable.Repeat(optimizer, Tenants).ToArray(), shared: Enumerable.Repeat(true, Tenants).ToArray());
 
+    [Theory, InlineData("loko"), InlineData("adamw")]
+    public void TextsOfDifferentLengthsInOnePaddedPassEndWhereSeparateRunsEnd(string optimizer)
+    {
+        // Unlimited padding: each step's 8 texts run as one pass, padded to the longest, in another order than
+        // ascending length, so the rows must still reach their own tenants.
+        var lengths = Examples(ModelPresets.MiniLmL6, Tenants * Steps).Chunk(Tenants).Select(round => round.Select(e => Length(e.Input)).ToArray()).ToList();
+        Assert.All(lengths, round => Assert.True(round.Distinct().Count() > 2, $"a step's texts should have several lengths: {string.Join(',', round)}"));
+        Assert.Contains(lengths, round => !round.SequenceEqual(round.Order()));
+        Compare(ModelPresets.MiniLmL6, Enumerable.Repeat(optimizer, Tenants).ToArray(), Enumerable.Repeat(true, Tenants).ToArray(), double.PositiveInfinity);
+    }
+
+    long Length(ModelInput text)
+    {
+        using var encoded = models.MiniLm.Encode([text]);
+        return encoded.TokenMask!.sum().item<long>();
+    }
+
     [Fact]
     public void TenantsThatCannotShareRunAloneInTheSameBatch()
     {
@@ -113,9 +130,10 @@ public class TenantBatchTests(ModelFixture models)
     /// The tenants stepped through <see cref="TenantBatch"/> or one at a time, from their initial θ (optionally perturbed by
     /// <paramref name="perturbation"/> relative to each entry: the size of the float rounding a batched pass changes).
     /// </summary>
-    TenantState[] Run(BaseModel model, string preset, string[] kinds, bool batched, double perturbation = 0, bool crossed = false)
+    TenantState[] Run(BaseModel model, string preset, string[] kinds, bool batched, double perturbation = 0, bool crossed = false,
+                      int steps = Steps, double slack = SimilarLengths.Slack)
     {
-        var examples = Examples(preset, Tenants * Steps);
+        var examples = Examples(preset, Tenants * steps);
         var adapters = Enumerable.Range(0, Tenants).Select(k => Adapter(model, k)).ToArray();
         if (perturbation > 0)
             using (no_grad())
@@ -126,10 +144,10 @@ public class TenantBatchTests(ModelFixture models)
         var shared = new bool[Tenants];
         try
         {
-            for (int s = 0; s < Steps; s++)
+            for (int s = 0; s < steps; s++)
             {
                 using var step = NewDisposeScope();
-                var steps = Enumerable.Range(0, Tenants).Select(k =>
+                var round = Enumerable.Range(0, Tenants).Select(k =>
                 {
                     // Crossed: tenants 0 and 1 read each other's example, as a batch that mixed up its rows would.
                     int from = crossed && k < 2 ? 1 - k : k;
@@ -137,8 +155,8 @@ public class TenantBatchTests(ModelFixture models)
                     return new TenantStep(adapters[k], optimizers[k], input, tensor(new[] { Label(adapters[k], label) }));
                 }).ToList();
                 var results = batched
-                    ? TenantBatch.Step(model, steps)
-                    : [.. steps.Select(t => new TenantStepResult(t.Optimizer.Step(model.Pass([t.Input], t.Adapter), t.Targets), null, false))];
+                    ? TenantBatch.Step(model, round, slack)
+                    : [.. round.Select(t => new TenantStepResult(t.Optimizer.Step(model.Pass([t.Input], t.Adapter), t.Targets), null, false))];
                 for (int k = 0; k < Tenants; k++)
                 {
                     var r = results[k];
@@ -170,12 +188,12 @@ public class TenantBatchTests(ModelFixture models)
     /// runs whose starts differ by rounding-sized perturbations (see <see cref="Run"/>), which a wrong batch exceeds by far
     /// (<see cref="ABatchThatCrossedTwoTenantsRowsWouldFailTheComparison"/>).
     /// </summary>
-    void Compare(string preset, string[] kinds, bool[] shared)
+    void Compare(string preset, string[] kinds, bool[] shared, double slack = SimilarLengths.Slack)
     {
         using var scope = NewDisposeScope();
         var model = Model(preset);
         var separate = Run(model, preset, kinds, batched: false);
-        var batched = Run(model, preset, kinds, batched: true);
+        var batched = Run(model, preset, kinds, batched: true, slack: slack);
         var floor = Run(model, preset, kinds, batched: false, perturbation: 1e-6);
         var initial = Enumerable.Range(0, Tenants).Select(k => Adapter(model, k)).ToArray();
         try
@@ -206,7 +224,7 @@ public class TenantBatchTests(ModelFixture models)
         (string, double, double) Close(string what, Tensor actual, Tensor expected) =>
             (what, MaxDiff(actual, expected), 1e-5 * Scale(expected));
         yield return Near("θ", b.Theta, s.Theta, f.Theta);
-        for (int step = 0; step < Steps; step++)
+        for (int step = 0; step < s.Predictions.Count; step++)
             yield return Near($"step {step}'s predictions", b.Predictions[step], s.Predictions[step], f.Predictions[step]);
         if (s.P is null) yield break;
         yield return Near("p", b.P!, s.P, f.P!);
@@ -265,9 +283,12 @@ public class TenantBatchTests(ModelFixture models)
     public void PassesHoldRowsOfOneLengthUnlessPaddingIsAllowed()
     {
         long[] lengths = [8, 8, 9, 10, 8, 30];
-        Assert.Equal([[0, 1, 4], [2], [3], [5]], SimilarLengths.Passes(lengths));
+        Assert.Equal([[0, 1, 4], [2], [3], [5]], SimilarLengths.Passes(lengths, 0));
         // With 15% padding allowed, 9 joins the 8s (36 padded tokens for 33 real), 10 does not (50 for 43).
         Assert.Equal([[0, 1, 4, 2], [3], [5]], SimilarLengths.Passes(lengths, 0.15));
+        // With 25%, 10 joins too (50 for 43), 30 does not (180 for 73); unlimited padding is one pass.
+        Assert.Equal([[0, 1, 4, 2, 3], [5]], SimilarLengths.Passes(lengths, 0.25));
+        Assert.Equal([[0, 1, 4, 2, 3, 5]], SimilarLengths.Passes(lengths, double.PositiveInfinity));
     }
 
     [Fact]
