@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Logging;
 
 namespace LoKO.Server.Telemetry;
 
@@ -10,6 +11,9 @@ namespace LoKO.Server.Telemetry;
 /// </summary>
 public sealed class PhaseClock
 {
+    /// <summary>A clock when <paramref name="logger"/> writes Debug lines, else null: predictions and activations pay nothing for it otherwise.</summary>
+    public static PhaseClock? ForDebug(ILogger logger) => logger.IsEnabled(LogLevel.Debug) ? new PhaseClock() : null;
+
     readonly Stopwatch _clock = Stopwatch.StartNew();
     readonly StringBuilder _phases = new();
     TimeSpan _last;

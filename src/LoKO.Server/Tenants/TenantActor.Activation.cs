@@ -14,7 +14,7 @@ public sealed partial class TenantActor
     /// </summary>
     public static async Task<TenantActor> ActivateAsync(string tenantId, TenantServices s, Action onFenced, CancellationToken ct)
     {
-        var clock = new PhaseClock();
+        var clock = PhaseClock.ForDebug(s.Logger);
         TenantRecord record;
         long maxSequence, logEntries, epoch;
         try
@@ -32,7 +32,7 @@ public sealed partial class TenantActor
                     await db.Checkpoints.Where(c => c.TenantId == tenantId).MaxAsync(c => (long?)c.LastAppliedSequence, ct) ?? 0,
                     await db.ExampleIds.Where(x => x.TenantId == tenantId).MaxAsync(x => (long?)x.Sequence, ct) ?? 0));
             logEntries = await db.Examples.LongCountAsync(x => x.TenantId == tenantId, ct);
-            clock.Mark("metadata");
+            clock?.Mark("metadata");
         }
         catch (Exception e) when (StorageFaults.IsStorageFault(e))
         {
@@ -51,14 +51,14 @@ public sealed partial class TenantActor
         try
         {
             actor._model = await s.Models.ForTenantAsync(tenantId, record.Preset, record.ModelSha256);
-            clock.Mark("model");
+            clock?.Mark("model");
             try
             {
                 var restored = await actor._restore.RestoreAsync(actor._model, record.CheckpointVersion, ct, clock);
                 await actor.InstallAsync(restored);
-                clock.Mark("install");
+                clock?.Mark("install");
                 await actor._freeze.LoadAsync(record, ct);
-                clock.Mark("freeze");
+                clock?.Mark("freeze");
                 actor._freeze.Monitor.Reset(restored.FromSequence);
                 // A frozen tenant learns nothing until it is resumed (the resume replays its log), except the steps
                 // up to its checkpoint when that had to be rebuilt from an older one.
@@ -66,7 +66,7 @@ public sealed partial class TenantActor
                 else await actor.QueueReplayAsync(restored.FromSequence, ct);
                 // Additions the restored state lacks and that come before its replay: grown before the first command.
                 await actor.GrowDueAsync();
-                clock.Mark("replay queued");
+                clock?.Mark("replay queued");
             }
             catch (Exception e) when (StorageFaults.IsStorageFault(e))
             {
@@ -82,7 +82,7 @@ public sealed partial class TenantActor
         actor._loop = Task.Run(actor.RunAsync, CancellationToken.None);
         s.Logger.LogInformation("Activated tenant {Tenant}: epoch {Epoch}, checkpoint v{Version}, {Replay} log entries to replay{Frozen}",
             tenantId, epoch, record.CheckpointVersion, actor._pending.Count, actor._freeze.Frozen ? " (frozen)" : "");
-        s.Logger.LogDebug("Tenant {Tenant}: activation took {Ms:F1} ms: {Phases}", tenantId, clock.TotalMs, clock);
+        if (clock is not null) s.Logger.LogDebug("Tenant {Tenant}: activation took {Ms:F1} ms: {Phases}", tenantId, clock.TotalMs, clock);
         return actor;
     }
 

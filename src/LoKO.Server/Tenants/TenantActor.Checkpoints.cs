@@ -15,6 +15,8 @@ public sealed partial class TenantActor
     int _checkpointFailures;
     DateTime _checkpointRetryUtc;
 
+    bool _checkpointing;
+
     // 1 once the resident-tenant LRU asked for a write-back (this tenant is next in line for eviction); taken by the loop.
     int _writeBackAsked;
 
@@ -61,15 +63,13 @@ public sealed partial class TenantActor
         finally { Volatile.Write(ref _checkpointing, false); }
     }
 
-    bool _checkpointing;
-
     /// <summary>A checkpoint is being written: evicting the tenant now would wait for it (the eviction passes it over while it can).</summary>
     public bool Checkpointing => Volatile.Read(ref _checkpointing);
 
     async Task<CheckpointResponse> WriteCheckpointAsync()
     {
         var started = DateTime.UtcNow;
-        var clock = new PhaseClock();
+        var clock = PhaseClock.ForDebug(_s.Logger);
         long version = _nextCheckpointVersion;
         var counters = Counters;
         long lastApplied = counters.LastApplied;
@@ -79,14 +79,14 @@ public sealed partial class TenantActor
         {
             (var bytes, noise, int labels) = await _s.Compute.Run(() =>
             {
-                clock.Mark("compute wait");
+                clock?.Mark("compute wait");
                 return (SaveState(), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs);
             });
-            clock.Mark("saved");
+            clock?.Mark("saved");
             // The write and its fsync wait for the disk off the compute threads, which every tenant's steps share;
             // the row below is committed only once the checkpoint is durable.
             var stored = await Task.Run(() => _s.Checkpoints.WriteAsync(TenantId, version, _epoch, bytes));
-            clock.Mark("written");
+            clock?.Mark("written");
             record = new CheckpointRecord
             {
                 TenantId = TenantId, Version = version, Path = stored.Name, LastAppliedSequence = lastApplied,
@@ -106,7 +106,7 @@ public sealed partial class TenantActor
             await db.Examples.Where(x => x.TenantId == TenantId && x.Sequence <= lastApplied && !x.Applied && !x.RolledBack)
                 .ExecuteUpdateAsync(s => s.SetProperty(x => x.Applied, true).SetProperty(x => x.AppliedUtc, started));
             await tx.CommitAsync();
-            clock.Mark("committed");
+            clock?.Mark("committed");
         }
         catch (TenantFencedException e)
         {
@@ -132,8 +132,8 @@ public sealed partial class TenantActor
         _s.Logger.LogInformation("Tenant {Tenant}: checkpoint v{Version} at sequence {Sequence} in {Ms:F0} ms",
             TenantId, version, lastApplied, (DateTime.UtcNow - started).TotalMilliseconds);
         await CompactAsync();
-        clock.Mark("compacted");
-        _s.Logger.LogDebug("Tenant {Tenant}: checkpoint v{Version}: {Phases}", TenantId, version, clock);
+        clock?.Mark("compacted");
+        if (clock is not null) _s.Logger.LogDebug("Tenant {Tenant}: checkpoint v{Version}: {Phases}", TenantId, version, clock);
         return CheckpointResponses.From(record, noise?.Trace);
     }
 

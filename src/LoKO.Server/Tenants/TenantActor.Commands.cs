@@ -13,24 +13,24 @@ public sealed partial class TenantActor
     /// <summary>A prediction with the current adapter, kept for feedback (outside the loop) when the server keeps predictions.</summary>
     public async Task<PredictionResult> PredictAsync(StoredPayload payload)
     {
-        var clock = new PhaseClock();
+        var clock = PhaseClock.ForDebug(_s.Logger);
         var (probabilities, version) = await Enqueue(async () =>
         {
-            clock.Mark("loop wait");
+            clock?.Mark("loop wait");
             var input = payload.ToModelInput();
             var p = await _s.Compute.Run(() =>
             {
-                clock.Mark("compute wait");
+                clock?.Mark("compute wait");
                 using var scope = NewDisposeScope();
                 using var _ = no_grad();
                 var logits = _model.Forward([input], _adapter);
                 var probabilities = logits.softmax(1).to(ScalarType.Float64).cpu().data<double>().ToArray();
-                clock.Mark("forward");
+                clock?.Mark("forward");
                 return probabilities;
             });
             return (p, Counters.LastApplied);
         });
-        clock.Mark("back on the loop");
+        clock?.Mark("back on the loop");
         int best = Array.IndexOf(probabilities, probabilities.Max());
         var map = new Dictionary<string, double>(Settings.Labels.Count);
         for (int i = 0; i < probabilities.Length; i++) map[Settings.Labels[i]] = probabilities[i];
@@ -45,7 +45,7 @@ public sealed partial class TenantActor
             _s.Metrics.StorageFailed(_gauges, "prediction");
             _s.Logger.LogWarning(e, "Tenant {Tenant}: the prediction is answered without a predictionId: the metadata store cannot keep it", TenantId);
         }
-        _s.Logger.LogDebug("Tenant {Tenant}: prediction took {Ms:F1} ms: {Phases}", TenantId, clock.TotalMs, clock);
+        if (clock is not null) _s.Logger.LogDebug("Tenant {Tenant}: prediction took {Ms:F1} ms: {Phases}", TenantId, clock.TotalMs, clock);
         return new PredictionResult(Settings.Labels[best], map, version, predictionId);
     }
 

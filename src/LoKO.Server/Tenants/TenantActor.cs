@@ -110,7 +110,7 @@ public sealed partial class TenantActor
     /// <summary>Stops the loop after the current step; with <paramref name="checkpoint"/>, saves what was learned since the last checkpoint.</summary>
     public async Task StopAsync(bool checkpoint)
     {
-        var clock = new PhaseClock();
+        var clock = PhaseClock.ForDebug(_s.Logger);
         await _appendGate.WaitAsync();
         try
         {
@@ -120,18 +120,18 @@ public sealed partial class TenantActor
         finally { _appendGate.Release(); }
         await _loop;
         while (_commands.Reader.TryRead(out var command)) await command();
-        clock.Mark("loop stopped");
+        clock?.Mark("loop stopped");
         if (checkpoint && _stepsSinceCheckpoint > 0 && !_warmupPending && !IsFenced)
         {
             try { await CheckpointCoreAsync(); }
             catch (Exception e) { _s.Logger.LogError(e, "Tenant {Tenant}: checkpoint at shutdown failed; the log replays on restart", TenantId); }
-            clock.Mark("checkpoint");
+            clock?.Mark("checkpoint");
         }
         _s.Metrics.Untrack(TenantId, _gauges);
         // Its memory counts against the resident budget until freed: ahead of the other tenants' queued steps.
         await _s.Compute.RunPromptly(Dispose);
-        clock.Mark("disposed");
-        _s.Logger.LogDebug("Tenant {Tenant}: stop took {Ms:F1} ms: {Phases}", TenantId, clock.TotalMs, clock);
+        clock?.Mark("disposed");
+        if (clock is not null) _s.Logger.LogDebug("Tenant {Tenant}: stop took {Ms:F1} ms: {Phases}", TenantId, clock.TotalMs, clock);
     }
 
     /// <summary>A write the store refused: counted, logged with its cause, and answered 503 / UNAVAILABLE with Retry-After.</summary>
