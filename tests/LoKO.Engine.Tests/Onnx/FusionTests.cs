@@ -99,7 +99,8 @@ static class FusionCases
     public static readonly IReadOnlyDictionary<string, (TinyModel Model, string[] Fused)> All =
         Build().ToDictionary(c => c.Name, c => (c.Model, c.Fused));
 
-    const string Ln = "LayerNormalization", Gelu = "Gelu", ConvBn = "Conv+BatchNormalization", MatMulAdd = "MatMul+Add", Attention = "Attention";
+    const string Ln = "LayerNormalization", Gelu = "Gelu", ConvBn = "Conv+BatchNormalization",
+        ConvBnRelu = "Conv+BatchNormalization+Relu", MatMulAdd = "MatMul+Add", Attention = "Attention";
 
     static TinyModel X() => new TinyModel(13).In("x", F, [2, 3, 8]);
 
@@ -120,7 +121,13 @@ static class FusionCases
 
         yield return ("Conv then BatchNormalization folds into one convolution (ResNet)", ConvBatchNorm(Image(), "x", "y").Out("y", F), [ConvBn]);
         yield return ("Conv without a bias, stride 2, then BatchNormalization",
-            ConvBatchNorm(Image(), "x", "y", bias: false, Attr.Ints("strides", 2, 2)).Out("y", F), [ConvBn]);
+            ConvBatchNorm(Image(), "x", "y", bias: false, attributes: Attr.Ints("strides", 2, 2)).Out("y", F), [ConvBn]);
+        yield return ("Conv, BatchNormalization, then Relu run as one step",
+            ConvBatchNorm(Image(), "x", "n").Op("Relu", ["n"], ["y"]).Out("y", F), [ConvBnRelu]);
+        yield return ("A residual block: channels-last values through Relu and Add into the next Conv",
+            ResidualBlock(Image(), "y").Out("y", F), [ConvBnRelu, ConvBn]);
+        yield return ("Conv and BatchNormalization whose normalised value is read elsewhere leave the Relu out",
+            ConvBatchNorm(Image(), "x", "n").Op("Relu", ["n"], ["y"]).Out("y", F).Out("n", F), [ConvBn]);
         yield return ("MatMul by a weight, then its bias (a Linear layer)", Linear(X(), "x", "y").Out("y", F), [MatMulAdd]);
         yield return ("Attention: QKᵀ, ÷√d, + mask, Softmax, ·V (BERT)", AttentionNodes(Heads(), "y").Out("y", F), [Attention]);
         yield return ("Attention: QKᵀ · 1/√d, no mask", AttentionNodes(Heads(), "y", multiply: true, mask: false).Out("y", F), [Attention]);
@@ -151,15 +158,27 @@ static class FusionCases
 
     static TinyModel Image() => new TinyModel(13).In("x", F, [2, 3, 6, 6]);
 
-    /// <summary>Conv (into c) with 4 filters, pads 1, then BatchNormalization with constant statistics.</summary>
-    public static TinyModel ConvBatchNorm(TinyModel m, string x, string y, bool bias = true, params AttributeProto[] attributes)
+    /// <summary>
+    /// Conv (into c) with 4 filters, pads 1, then BatchNormalization with constant statistics. A second one in the
+    /// same graph takes a <paramref name="prefix"/> for its constants and conv output, and 4 input channels.
+    /// </summary>
+    public static TinyModel ConvBatchNorm(TinyModel m, string x, string y, bool bias = true, string prefix = "", params AttributeProto[] attributes)
     {
-        m.Init("w", F, [4, 3, 3, 3]).Init("s", F, [4], Gen.Uniform(0.5, 1.5)).Init("b", F, [4]).Init("m", F, [4])
-            .Init("v", F, [4], Gen.Uniform(0.5, 2));
-        if (bias) m.Init("cb", F, [4]);
-        return m.Op("Conv", bias ? [x, "w", "cb"] : [x, "w"], ["c"], [Attr.Ints("pads", 1, 1, 1, 1), .. attributes])
-            .Op("BatchNormalization", ["c", "s", "b", "m", "v"], [y], Attr.Float("epsilon", 1e-3f));
+        string N(string name) => prefix + name;
+        m.Init(N("w"), F, [4, prefix == "" ? 3 : 4, 3, 3]).Init(N("s"), F, [4], Gen.Uniform(0.5, 1.5)).Init(N("b"), F, [4])
+            .Init(N("m"), F, [4]).Init(N("v"), F, [4], Gen.Uniform(0.5, 2));
+        if (bias) m.Init(N("cb"), F, [4]);
+        return m.Op("Conv", bias ? [x, N("w"), N("cb")] : [x, N("w")], [N("c")], [Attr.Ints("pads", 1, 1, 1, 1), .. attributes])
+            .Op("BatchNormalization", [N("c"), N("s"), N("b"), N("m"), N("v")], [y], Attr.Float("epsilon", 1e-3f));
     }
+
+    /// <summary>
+    /// ResNet's basic block: Conv, BN, Relu (into r1), Conv, BN (into n2), Add of the first block's output
+    /// (into sum), Relu: channels-last values flow through Relu and Add into the next convolution.
+    /// </summary>
+    public static TinyModel ResidualBlock(TinyModel m, string y) =>
+        ConvBatchNorm(ConvBatchNorm(m, "x", "n1").Op("Relu", ["n1"], ["r1"]), "r1", "n2", prefix: "b2")
+            .Op("Add", ["n2", "r1"], ["sum"]).Op("Relu", ["sum"], [y]);
 
     /// <summary>MatMul by a constant weight (into h), then Add of its bias, bias first as Hugging Face exports it.</summary>
     public static TinyModel Linear(TinyModel m, string x, string y, string w = "w", string b = "b")

@@ -8,7 +8,8 @@ namespace LoKO.Engine.Onnx.Fusion;
 /// A 2-D Conv with a constant weight (and bias) whose output only an inference BatchNormalization with
 /// constant statistics reads: the frozen network's pair, folded once into one convolution,
 /// W' = W·γ/√(σ² + ε), b' = (b − μ)·γ/√(σ² + ε) + β. A hooked Conv (a LoRA site, whose delta enters
-/// before the norm) is never taken in: the plan keeps it and its norm as they are.
+/// before the norm) is never taken in: the plan keeps it and its norm as they are. On the CPU the folded
+/// convolution runs channels-last (<see cref="ChannelsLast"/>), and a Relu after the norm is taken in.
 /// </summary>
 internal sealed class ConvBatchNormFusion : IFusionPattern
 {
@@ -33,15 +34,20 @@ internal sealed class ConvBatchNormFusion : IFusionPattern
                                                  stats[2]!.to(ScalarType.Float64), stats[3]!.to(ScalarType.Float64));
             var factor = gamma / variance.Plus(eps).sqrt();
             return w
-                ? (weight.to(ScalarType.Float64) * factor.view(-1, 1, 1, 1)).to(weight.dtype)
+                ? ChannelsLast.Of((weight.to(ScalarType.Float64) * factor.view(-1, 1, 1, 1)).to(weight.dtype))
                 : ((bias?.to(ScalarType.Float64) ?? zeros_like(mean)) - mean).mul(factor).Plus(beta).to(weight.dtype);
         });
         var foldedWeight = Folded(true);
         var foldedBias = Folded(false);
-        return new FusedGroup("Conv+BatchNormalization", [node, bn], [node.Inputs[0]], bn.Outputs[0], c =>
+        // A Relu that alone reads the norm runs in place on the convolution's fresh output, which no one else
+        // sees; convolution's backward does not read its output, so gradients are those of the nodes.
+        var relu = scope.SoleConsumer(bn.Outputs[0]) is { OpType: "Relu" } r && r.Inputs[0] == bn.Outputs[0] && scope.MayFuse(r) ? r : null;
+        var geometry = ConvGeometry.Of(node, (int)weight.dim() - 2);
+        return new FusedGroup(relu is null ? "Conv+BatchNormalization" : "Conv+BatchNormalization+Relu",
+            relu is null ? [node, bn] : [node, bn, relu], [node.Inputs[0]], (relu ?? bn).Outputs[0], c =>
         {
-            var x = c.Input(0);
-            return ConvGeometry.Of(node, (int)x.dim() - 2).Apply(x, foldedWeight, foldedBias);
+            var y = geometry.Apply(ChannelsLast.Of(c.Input(0)), foldedWeight, foldedBias);
+            return relu is null ? y : y.relu_();
         });
     }
 }

@@ -12,10 +12,13 @@ internal sealed class FusionScope
     readonly Dictionary<string, OnnxNode> _producers = [];
     readonly Dictionary<string, List<OnnxNode>> _consumers = [];
     readonly HashSet<string> _requested;
+    readonly IReadOnlySet<int> _standalone;
 
-    public FusionScope(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested, DerivedConstants derived)
+    public FusionScope(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested, DerivedConstants derived,
+                       IReadOnlySet<int> standalone)
     {
         _graph = graph;
+        _standalone = standalone;
         Derived = derived;
         _requested = [.. requested];
         foreach (var n in nodes)
@@ -30,6 +33,9 @@ internal sealed class FusionScope
 
     /// <summary>Where a pattern keeps what it computes once from constants (on the executor's device).</summary>
     public DerivedConstants Derived { get; }
+
+    /// <summary>Whether a group may take <paramref name="node"/> in: a hooked node runs as itself. For a pattern's optional tail.</summary>
+    public bool MayFuse(OnnxNode node) => !_standalone.Contains(node.Index);
 
     public OnnxNode? Producer(string value) => _producers.GetValueOrDefault(value);
 

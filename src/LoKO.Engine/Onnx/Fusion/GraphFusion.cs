@@ -16,7 +16,7 @@ internal static class GraphFusion
     public static IReadOnlyList<FusedGroup> Find(OnnxGraph graph, IReadOnlyList<OnnxNode> nodes, IEnumerable<string> requested,
                                                  DerivedConstants derived, IReadOnlySet<int> standalone)
     {
-        var scope = new FusionScope(graph, nodes, requested, derived);
+        var scope = new FusionScope(graph, nodes, requested, derived, standalone);
         var claimed = new HashSet<int>();
         var groups = new List<FusedGroup>();
         foreach (var node in nodes)
