@@ -39,6 +39,30 @@ public class CheckpointFootprintTests
         Assert.Equal(Bits(skewed), Bits(SymmetricPacking.Get(whole, "sigma")!));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(385)]
+    public void ThePackedTriangleIsTheFormatsRowByRowUpperTriangle(int side)
+    {
+        // The format as first written, with tensor ops: the upper triangle selected through a mask, row by row.
+        using var scope = NewDisposeScope();
+        var a = randn(side, side, dtype: ScalarType.Float64);
+        var sigma = a + a.t();
+        sigma[0, side - 1] = tensor(double.NaN, ScalarType.Float64);
+        sigma[side - 1, 0] = tensor(double.NaN, ScalarType.Float64);
+        var mask = ones(side, side, dtype: ScalarType.Bool).triu();
+        var reference = sigma.masked_select(mask);
+
+        var tensors = new Dictionary<string, Tensor>();
+        SymmetricPacking.Put(tensors, "sigma", sigma);
+        Assert.Equal(Bits(reference), Bits(tensors["sigma.upper"]));
+
+        // A file packed the old way comes back as the matrix, bit for bit.
+        var old = new Dictionary<string, Tensor> { ["sigma.upper"] = reference };
+        Assert.Equal(Bits(sigma), Bits(SymmetricPacking.Get(old, "sigma")!));
+    }
+
     [Fact]
     public void TheNaturalRootStateSavesItsSharedHeadPackedAndLoadsExactly()
     {
