@@ -36,7 +36,8 @@ public static class AgreeCommand
         if (reference is not ("cpu" or "cpu-unfused")) throw new ArgumentException($"--reference must be cpu or cpu-unfused, got '{reference}'");
         if (onCpu && reference == "cpu") throw new ArgumentException("--reference cpu on --device cpu compares a run with itself; use cpu-unfused");
         double tolerance = args.Numbers("tolerance", [1e-4])[0];
-        var variants = args.List("variants", [LokoVariants.Default, LokoVariants.Paper]);
+        // natural-robust beside the default: the same algebra under a LoRA prior, whose θ can be held to the tolerance.
+        var variants = args.List("variants", [LokoVariants.Default, LokoVariants.NaturalRobust, LokoVariants.Paper]);
         foreach (var v in variants) LokoVariants.Named(v);
         var basis = new PresetOptions { ImageSize = args.Int("image-size", 64), MaxTokens = args.Int("max-tokens", 64) };
 
@@ -74,16 +75,17 @@ public static class AgreeCommand
 
     /// <summary>
     /// The filter steps of one variant on both. θ is held to the tolerance for the variants whose step is smooth in
-    /// the gradient; natural-root scales each entry's step by the root of that entry's own squared gradient, so an
-    /// entry whose gradient is at rounding level takes a step whose size rounding sets: its θ is reported, its
-    /// predictions are held.
+    /// the gradient; a root-precision LoRA block without an effective prior (natural-root, natural-root-robust) scales
+    /// each entry's step by the root of that entry's own squared gradient, so an entry whose gradient is at rounding
+    /// level takes a step whose size rounding sets: its θ is reported, its predictions are held.
     /// </summary>
     static PresetAgreement Steps(string preset, string variant, BaseModel candidate, BaseModel baseline, List<(ModelInput Input, int Label)> examples,
                                  int classes, int steps, double tolerance)
     {
         if (examples.Count < 4 + steps) throw new ArgumentException($"{preset}: {4 + steps} examples needed, the data has {examples.Count}");
-        var filter = new OptimizerSpec("loko", null, LokoVariants.Named(variant));
-        bool thetaHeld = variant != LokoVariants.NaturalRoot;
+        var options = LokoVariants.Named(variant);
+        var filter = new OptimizerSpec("loko", null, options);
+        bool thetaHeld = !(options.DiagonalForm == DiagonalForm.RootPrecision && options.DiagonalPriorVariance >= NoEffectivePrior);
         using var adapterA = candidate.CreateAdapter(new LoraOptions(), classes, seed: 1);
         using var adapterB = baseline.CreateAdapter(new LoraOptions(), classes, seed: 1);
         using var filterA = filter.Create(adapterA);
@@ -109,6 +111,9 @@ public static class AgreeCommand
         bool pass = predictionDiff <= tolerance && (!thetaHeld || thetaRel <= tolerance) && appliedA == appliedB;
         return new PresetAgreement(preset, variant, steps, 0, 0, predictionDiff, thetaScale, thetaRel, thetaHeld, appliedA, appliedB, pass);
     }
+
+    /// <summary>A LoRA prior of this logit variance or more no longer caps the first normalised steps.</summary>
+    const double NoEffectivePrior = 1e3;
 
     /// <summary>The piece of θ (a site's A or B, the head) where the largest difference sits.</summary>
     static string Where(AdapterLayout layout, Tensor a, Tensor b)

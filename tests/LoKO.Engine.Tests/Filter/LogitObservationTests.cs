@@ -14,7 +14,7 @@ public class LogitObservationTests
 
     public static TheoryData<string> Variants => new(
         "jacobian", "shared-head", "precision-reverting", "prior-examples", "gradient-precision", "gradient-covariance", "robust-temperature",
-        "gradient-posterior", "root-posterior", "robust-root-prior");
+        "gradient-posterior", "root-posterior", "robust-root-prior", "robust-root");
 
     static LokoOptions Variant(string name) => name switch
     {
@@ -31,11 +31,17 @@ public class LogitObservationTests
             Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.RootPrecision,
             DiagonalMean = DiagonalMean.Posterior, RootScale = 0.05, DiagonalPriorVariance = 1e6, PriorExamples = 3,
         },
-        // the default's combination (natural-robust), c small enough that the weight matters in every step
+        // natural-robust's combination, c small enough that the weight matters in every step
         "robust-root-prior" => Logits with
         {
             Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.RootPrecision,
             DiagonalMean = DiagonalMean.Posterior, RootScale = 0.05, DiagonalPriorVariance = 0.3, PriorExamples = 3, RobustScale = 1.5,
+        },
+        // the default's combination (natural-root-robust): no effective LoRA prior
+        "robust-root" => Logits with
+        {
+            Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.RootPrecision,
+            DiagonalMean = DiagonalMean.Posterior, RootScale = 0.05, DiagonalPriorVariance = 1e6, PriorExamples = 3, RobustScale = 1.5,
         },
         _ => throw new ArgumentException(name),
     };
