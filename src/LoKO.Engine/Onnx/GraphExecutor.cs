@@ -43,6 +43,9 @@ public sealed class GraphExecutor : IDisposable
     /// <summary>When set, every step run is timed into it (the accelerator synchronised around each step).</summary>
     public StepProfile? Profile { get; set; }
 
+    /// <summary>The MatMul weights this executor's plans run packed (none off the CPU or without MKL).</summary>
+    internal PackedWeights PackedWeights => _derived.Packed;
+
     /// <summary>The frozen value of an initializer on this executor's device.</summary>
     public Tensor Constant(string name) => _constants[name];
 

@@ -5,11 +5,14 @@ namespace LoKO.Engine.Onnx.Fusion;
 
 /// <summary>
 /// Frozen tensors that fused steps compute once from the graph's initializers (a convolution with its
-/// batch norm folded in), on the executor's device. Shared by every plan of one executor, which owns them.
+/// batch norm folded in, a weight in MKL's packed form), on the executor's device. Shared by every plan of one
+/// executor, which owns them.
 /// </summary>
 internal sealed class DerivedConstants(Device device) : IDisposable
 {
     readonly ConcurrentDictionary<string, Lazy<Tensor>> _values = new();
+
+    public PackedWeights Packed { get; } = new(device);
 
     public Tensor GetOrAdd(string key, Func<Tensor> make) =>
         _values.GetOrAdd(key, _ => new Lazy<Tensor>(() =>
@@ -22,6 +25,7 @@ internal sealed class DerivedConstants(Device device) : IDisposable
 
     public void Dispose()
     {
+        Packed.Dispose();
         foreach (var v in _values.Values)
             if (v.IsValueCreated) v.Value.Dispose();
     }
