@@ -132,6 +132,29 @@ public class PackedGemmTests(ModelFixture models, ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(new long[] { 16 })]
+    [InlineData(new long[] { 1, 16 })]
+    [InlineData(new long[] { 1, 1, 16 })]
+    [InlineData(new long[] { 5, 3, 16 })]
+    public void OneRowOrManyTheProductIsLinearsAndTheBiasIsLeftAlone(long[] shape)
+    {
+        using var scope = NewDisposeScope();
+        var w = randn(16, 24, generator: new Generator(5));
+        var b = randn(24, generator: new Generator(6));
+        var bias = b.clone();
+        var x = randn(shape, generator: new Generator(7));
+        using var packed = new PackedWeights(CPU);
+        var weight = packed.For("w", w)!;
+        Assert.True(weight.Takes(x, bias));
+        var y = weight.Linear(x, bias);
+        Assert.Equal([.. shape[..^1], 24L], y.shape);
+        // For one row the expanded bias is itself contiguous: the product must not land in it.
+        Assert.True(bias.eq(b).all().item<bool>(), "the packed product wrote into the bias");
+        AssertClose(y, nn.functional.linear(x, w.t(), b), 1e-5, $"x {string.Join("×", shape)}");
+        Assert.Equal(1, weight.Products);
+    }
+
     [Fact]
     public void NothingIsPackedOffTheCpuOrForAWeightOtherThanFloat32()
     {

@@ -50,9 +50,11 @@ internal sealed class PackedWeight : IDisposable
         int m = (int)(x.numel() / _in);
         var shape = x.shape.ToArray();
         shape[^1] = _out;
-        // Bias first, then C := A·B + 1·C: one pass over the output, as addmm makes it.
+        // Bias first, then C := A·B + 1·C: one pass over the output, as addmm makes it. A fresh tensor, never
+        // contiguous(): for one row the expanded bias is already contiguous, and MKL would write into the bias itself.
         using var broadcast = bias.expand(shape);
-        var y = broadcast.contiguous();
+        var y = empty(shape, ScalarType.Float32);
+        y.copy_(broadcast);
         if (m == 0) return y;
         using var a = x.contiguous();
         MklPackedGemm.Compute(m, _out, _in, MklPackedGemm.DataPointer(a), _buffer, 1f, MklPackedGemm.DataPointer(y));
