@@ -48,6 +48,21 @@ public sealed class KalmanState : IDisposable
     public void Save(Stream stream)
     {
         using var scope = NewDisposeScope();
+        var (tensors, meta) = Contents();
+        SafetensorsCodec.Write(stream, tensors, meta);
+    }
+
+    /// <summary>What <see cref="Save"/> would write now, copied: encoded later, it is these bytes whatever the filter learns meanwhile.</summary>
+    public StateSnapshot Snapshot()
+    {
+        using var scope = NewDisposeScope();
+        var (tensors, meta) = Contents();
+        return StateSnapshot.Of(tensors, meta);
+    }
+
+    /// <summary>A checkpoint's tensors (views of the live ones; what packing makes, the caller's dispose scope owns) and metadata.</summary>
+    (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Meta) Contents()
+    {
         var tensors = new Dictionary<string, Tensor> { ["theta"] = Theta.detach() };
         void Put(string name, Tensor? t) { if (t is not null) tensors[name] = t; }
         Put("p", P);
@@ -69,7 +84,7 @@ public sealed class KalmanState : IDisposable
             ["prior.seen"] = PriorSeen.ToString(CultureInfo.InvariantCulture),
         };
         Guard.Save(tensors, meta);
-        SafetensorsCodec.Write(stream, tensors, meta);
+        return (tensors, meta);
     }
 
     /// <summary>Reads a saved state, writing its θ into <paramref name="theta"/> (the adapter's own tensor).</summary>
