@@ -12,24 +12,29 @@ public sealed class StateSnapshot : IDisposable
 {
     readonly Dictionary<string, Tensor> _tensors;
     readonly Dictionary<string, string> _metadata;
+    readonly IReadOnlySet<string> _symmetric;
 
-    StateSnapshot(Dictionary<string, Tensor> tensors, Dictionary<string, string> metadata)
+    StateSnapshot(Dictionary<string, Tensor> tensors, Dictionary<string, string> metadata, IReadOnlySet<string> symmetric)
     {
         _tensors = tensors;
         _metadata = metadata;
+        _symmetric = symmetric;
     }
 
     /// <summary>
     /// Copies <paramref name="tensors"/> (views of the live state, or tensors the caller's scope owns) into host memory
-    /// this snapshot owns: a host tensor is cloned, a device tensor copied to the host.
+    /// this snapshot owns: a host tensor is cloned, a device tensor copied to the host. The tensors named in
+    /// <paramref name="symmetric"/> are packed when the snapshot is written (<see cref="SymmetricPacking"/>), not now.
     /// </summary>
-    public static StateSnapshot Of(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
+    public static StateSnapshot Of(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata,
+                                   IReadOnlySet<string>? symmetric = null)
     {
         var copies = new Dictionary<string, Tensor>(tensors.Count, StringComparer.Ordinal);
         try
         {
             foreach (var (name, t) in tensors) copies[name] = HostCopy(t);
-            return new StateSnapshot(copies, new Dictionary<string, string>(metadata, StringComparer.Ordinal));
+            return new StateSnapshot(copies, new Dictionary<string, string>(metadata, StringComparer.Ordinal),
+                                     symmetric ?? new HashSet<string>());
         }
         catch
         {
@@ -48,9 +53,9 @@ public sealed class StateSnapshot : IDisposable
     /// <summary>The safetensors file of the state as it was when the snapshot was taken; any thread.</summary>
     public void Write(Stream stream)
     {
-        // The codec's views of each tensor are this thread's to free.
+        // The packed triangles and the codec's views of each tensor are this thread's to free.
         using var scope = NewDisposeScope();
-        SafetensorsCodec.Write(stream, _tensors, _metadata);
+        SafetensorsCodec.Write(stream, SymmetricPacking.Packed(_tensors, _symmetric), _metadata);
     }
 
     public void Dispose()
