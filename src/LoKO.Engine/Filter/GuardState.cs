@@ -49,7 +49,7 @@ sealed class GuardState : IDisposable
     public double PriorSum { get; set; }
     public int PriorSeen { get; set; }
 
-    /// <summary>The snapshot's Σ: a symmetric matrix, packed when the checkpoint is encoded.</summary>
+    /// <summary>The checkpoint name of the best state's Σ: a symmetric matrix, packed when the checkpoint is encoded.</summary>
     public const string SigmaName = "guard.sigma";
 
     /// <summary>Adds the guard's tensors (views of its own, Σ unpacked) and metadata to a checkpoint's.</summary>
