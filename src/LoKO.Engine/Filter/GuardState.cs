@@ -49,13 +49,17 @@ sealed class GuardState : IDisposable
     public double PriorSum { get; set; }
     public int PriorSeen { get; set; }
 
+    /// <summary>The checkpoint name of the best state's Σ: a symmetric matrix, packed when the checkpoint is encoded.</summary>
+    public const string SigmaName = "guard.sigma";
+
+    /// <summary>Adds the guard's tensors (views of its own, Σ unpacked) and metadata to a checkpoint's.</summary>
     public void Save(Dictionary<string, Tensor> tensors, Dictionary<string, string> meta)
     {
         void Put(string name, Tensor? t) { if (t is not null) tensors[name] = t; }
         Put("guard.theta", Theta);
         Put("guard.p", P);
         Put("guard.r", R);
-        SymmetricPacking.Put(tensors, "guard.sigma", Sigma);
+        Put(SigmaName, Sigma);
         // [windows, 3] float64: loss, correct, examples. The caller's dispose scope owns it.
         if (History.Count > 0)
             tensors["guard.history"] = tensor(History.SelectMany(w => new[] { w.Loss, w.Correct, w.Examples }).ToArray(), [History.Count, 3], ScalarType.Float64);

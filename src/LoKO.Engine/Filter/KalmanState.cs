@@ -45,15 +45,36 @@ public sealed class KalmanState : IDisposable
     internal Tensor? WarmupSquaredGradients { get; set; }
     internal int WarmupSeen { get; set; }
 
+    // Σ and the guard's copy of it: stored as their upper triangles (SymmetricPacking) when the file is encoded.
+    static readonly HashSet<string> Symmetric = new(["sigma", GuardState.SigmaName], StringComparer.Ordinal);
+
     public void Save(Stream stream)
     {
         using var scope = NewDisposeScope();
+        var (tensors, meta) = Contents();
+        SafetensorsCodec.Write(stream, SymmetricPacking.Packed(tensors, Symmetric), meta);
+    }
+
+    /// <summary>
+    /// What <see cref="Save"/> would write now, copied: encoded later, it is these bytes whatever the filter learns
+    /// meanwhile. Only the copy is made here; packing Σ (most of the work) is the encoding's.
+    /// </summary>
+    public StateSnapshot Snapshot()
+    {
+        using var scope = NewDisposeScope();
+        var (tensors, meta) = Contents();
+        return StateSnapshot.Of(tensors, meta, Symmetric);
+    }
+
+    /// <summary>A checkpoint's tensors (views of the live ones, Σ unpacked; the guard's history the caller's dispose scope owns) and metadata.</summary>
+    (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Meta) Contents()
+    {
         var tensors = new Dictionary<string, Tensor> { ["theta"] = Theta.detach() };
         void Put(string name, Tensor? t) { if (t is not null) tensors[name] = t; }
         Put("p", P);
         Put("r", R);
         Put("warmup.g2", WarmupSquaredGradients);
-        SymmetricPacking.Put(tensors, "sigma", Sigma);
+        Put("sigma", Sigma);
         Put("prior.head", HeadPrior);
         var meta = new Dictionary<string, string>
         {
@@ -69,7 +90,7 @@ public sealed class KalmanState : IDisposable
             ["prior.seen"] = PriorSeen.ToString(CultureInfo.InvariantCulture),
         };
         Guard.Save(tensors, meta);
-        SafetensorsCodec.Write(stream, tensors, meta);
+        return (tensors, meta);
     }
 
     /// <summary>Reads a saved state, writing its θ into <paramref name="theta"/> (the adapter's own tensor).</summary>

@@ -112,10 +112,25 @@ public sealed class GradientOptimizer : ISharedPassOptimizer
     public void SaveState(Stream stream)
     {
         using var scope = NewDisposeScope();
+        SafetensorsCodec.Write(stream, StateTensors(), Metadata);
+    }
+
+    /// <summary>What <see cref="SaveState"/> would write now, copied: encoded later, it is these bytes whatever the optimizer steps meanwhile.</summary>
+    public StateSnapshot Snapshot()
+    {
+        using var scope = NewDisposeScope();
+        return StateSnapshot.Of(StateTensors(), Metadata);
+    }
+
+    /// <summary>θ and the state tensors (views of the live ones; the step counter the caller's dispose scope owns).</summary>
+    Dictionary<string, Tensor> StateTensors()
+    {
         var tensors = new Dictionary<string, Tensor> { ["theta"] = _theta.detach() };
         foreach (var (name, t) in _step.Export()) tensors[StatePrefix + name] = t;
-        SafetensorsCodec.Write(stream, tensors, new Dictionary<string, string> { ["optimizer"] = Name });
+        return tensors;
     }
+
+    Dictionary<string, string> Metadata => new() { ["optimizer"] = Name };
 
     /// <summary>
     /// Reads a file written by <see cref="SaveState"/> into θ (the adapter's own tensor) and this optimizer. A file

@@ -11,7 +11,9 @@ namespace LoKO.Server.Compute;
 /// <summary>
 /// A fixed set of dedicated threads that run every TorchSharp computation, so numeric work never blocks
 /// ASP.NET request threads or the thread pool, and TorchSharp's thread-static dispose scopes stay on one
-/// thread for a whole unit of work (work items are synchronous: no await inside). With LoKO:BatchTenants on, the
+/// thread for a whole unit of work (work items are synchronous: no await inside). The one exception is encoding a
+/// checkpoint's <see cref="Engine.Checkpoints.StateSnapshot"/>: a copy nothing else reads, so its bytes go into the
+/// file off these threads. With LoKO:BatchTenants on, the
 /// learning steps of several tenants of one base model run as one batch (<see cref="LearnBatcher"/>).
 /// </summary>
 public sealed class ComputeExecutor : IDisposable

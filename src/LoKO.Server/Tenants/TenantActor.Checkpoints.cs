@@ -1,5 +1,6 @@
 using System.Globalization;
 using LoKO.Contracts.Rest;
+using LoKO.Engine.Checkpoints;
 using LoKO.Server.Storage;
 using LoKO.Server.Telemetry;
 using Microsoft.EntityFrameworkCore;
@@ -77,15 +78,22 @@ public sealed partial class TenantActor
         NoiseEstimate? noise;
         try
         {
-            (var bytes, noise, int labels) = await _s.Compute.Run(() =>
+            // On the compute threads, which every tenant's steps and predictions share, only a copy of the state at
+            // this version (the loop takes no step until the checkpoint is done; the copy is its content either way).
+            (noise, int labels, var snapshot) = await _s.Compute.Run(() =>
             {
                 clock?.Mark("compute wait");
-                return (SaveState(), NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs);
+                return (NoiseEstimates.Of(_optimizer), _adapter.Layout.Outputs, TenantOptimizers.Snapshot(_optimizer));
             });
-            clock?.Mark("saved");
-            // The write and its fsync wait for the disk off the compute threads, which every tenant's steps share;
-            // the row below is committed only once the checkpoint is durable.
-            var stored = await Task.Run(() => _s.Checkpoints.WriteAsync(TenantId, version, _epoch, bytes));
+            clock?.Mark("snapshot");
+            // Encoding it, the write and its fsync off them; the row below is committed only once the checkpoint is durable.
+            var stored = await Task.Run(async () =>
+            {
+                byte[] bytes;
+                using (snapshot) bytes = Encode(snapshot);
+                clock?.Mark("encoded");
+                return await _s.Checkpoints.WriteAsync(TenantId, version, _epoch, bytes);
+            });
             clock?.Mark("written");
             record = new CheckpointRecord
             {
@@ -158,13 +166,13 @@ public sealed partial class TenantActor
     int _checkpointSizeHint;
 
     /// <summary>
-    /// Compute thread. The stream starts at the last checkpoint's length, so a state of the same shapes is written
+    /// Any thread. The stream starts at the last checkpoint's length, so a state of the same shapes is written
     /// without the growth copies (most of a 2.3 MiB state's serialisation time) and its buffer is the file.
     /// </summary>
-    byte[] SaveState()
+    byte[] Encode(StateSnapshot snapshot)
     {
         using var stream = new MemoryStream(_checkpointSizeHint);
-        TenantOptimizers.Save(_optimizer, stream);
+        snapshot.Write(stream);
         _checkpointSizeHint = (int)stream.Length;
         return stream.Length == stream.Capacity ? stream.GetBuffer() : stream.ToArray();
     }

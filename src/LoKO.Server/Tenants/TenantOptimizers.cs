@@ -1,3 +1,4 @@
+using LoKO.Engine.Checkpoints;
 using LoKO.Engine.Filter;
 using LoKO.Engine.Optimizers;
 using LoKO.Engine.Lora;
@@ -58,10 +59,10 @@ public static class TenantOptimizers
         }
     }
 
-    /// <summary>Compute thread: θ, p, R and counters (loko) or θ and the optimizer's state (gradient baselines) as safetensors.</summary>
-    public static void Save(IOnlineOptimizer optimizer, Stream stream)
-    {
-        if (optimizer is LokoFilter filter) filter.State.Save(stream);
-        else ((GradientOptimizer)optimizer).SaveState(stream);
-    }
+    /// <summary>
+    /// Compute thread: a copy of θ, p, R and counters (loko) or of θ and the optimizer's state (gradient baselines),
+    /// which encodes as the safetensors file on any thread (<see cref="StateSnapshot.Write"/>).
+    /// </summary>
+    public static StateSnapshot Snapshot(IOnlineOptimizer optimizer) =>
+        optimizer is LokoFilter filter ? filter.State.Snapshot() : ((GradientOptimizer)optimizer).Snapshot();
 }

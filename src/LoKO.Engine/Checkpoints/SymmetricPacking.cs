@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
-namespace LoKO.Engine.Filter;
+namespace LoKO.Engine.Checkpoints;
 
 /// <summary>
 /// A symmetric matrix in a checkpoint as its upper triangle, row by row (<c>name.upper</c>, [s(s+1)/2]): half the
@@ -37,6 +37,21 @@ static class SymmetricPacking
         var upper = empty(packed.LongLength, ScalarType.Float64);
         upper.bytes = MemoryMarshal.AsBytes(packed.AsSpan());
         tensors[name + Suffix] = upper;
+    }
+
+    /// <summary>
+    /// <paramref name="tensors"/> as a checkpoint holds them: each of <paramref name="symmetric"/> as <see cref="Put"/>
+    /// puts it, the others as they are. The caller's dispose scope owns what this makes.
+    /// </summary>
+    public static Dictionary<string, Tensor> Packed(IReadOnlyDictionary<string, Tensor> tensors, IReadOnlySet<string> symmetric)
+    {
+        var packed = new Dictionary<string, Tensor>(tensors.Count, StringComparer.Ordinal);
+        foreach (var (name, t) in tensors)
+        {
+            if (symmetric.Contains(name)) Put(packed, name, t);
+            else packed[name] = t;
+        }
+        return packed;
     }
 
     static bool SquareFloat64(Tensor matrix) =>
