@@ -14,6 +14,7 @@ public sealed class FuzzLedger
     readonly ConcurrentDictionary<string, ConcurrentDictionary<long, string>> _acknowledged = new();
     readonly ConcurrentQueue<string> _faults = new();
     readonly ConcurrentQueue<string> _unnamed = new();
+    readonly ConcurrentQueue<string> _restarted = new();
     readonly ConcurrentDictionary<(string Api, string Route), (TimeSpan Total, TimeSpan Max)> _times = new();
     int _requests;
 
@@ -28,6 +29,11 @@ public sealed class FuzzLedger
     }
 
     public void Fault(string what) => _faults.Enqueue(what);
+
+    /// <summary>A call sent again because its connection was closed before the request left the client.</summary>
+    public void Restarted(string what) => _restarted.Enqueue(what);
+
+    public IReadOnlyCollection<string> RestartedCalls => _restarted;
 
     /// <summary>A client mistake answered without saying what was wrong (no ProblemDetails, or a 400 naming no field).</summary>
     public void Unnamed(string what) => _unnamed.Enqueue(what);

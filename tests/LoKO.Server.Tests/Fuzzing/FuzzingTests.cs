@@ -67,6 +67,7 @@ public class FuzzingTests(ITestOutputHelper output)
         output.WriteLine(ledger.Histogram());
         foreach (var unnamed in ledger.UnnamedErrors.Take(50)) output.WriteLine("UNNAMED " + unnamed);
         foreach (var fault in ledger.Faults.Take(100)) output.WriteLine("FAULT " + fault);
+        foreach (var again in ledger.RestartedCalls.Take(20)) output.WriteLine("SENT AGAIN " + again);
 
         // Every acknowledged example was accepted exactly once: the tenants' sequences are 1..accepted, all acknowledged.
         var main = targets.Main;
@@ -86,6 +87,9 @@ public class FuzzingTests(ITestOutputHelper output)
         Assert.Equal(Enumerable.Range(1, otherAcknowledged.Count).Select(i => (long)i), otherAcknowledged);
 
         Assert.True(ledger.Faults.Count == 0, $"{ledger.Faults.Count} server faults; the first: {ledger.Faults.FirstOrDefault()}");
+        // A torn-down connection now and then (one in 3,000 seen); a server that drops connections often still fails.
+        Assert.True(ledger.RestartedCalls.Count <= ledger.Requests / 100,
+            $"{ledger.RestartedCalls.Count} calls found their connection closed; the first: {ledger.RestartedCalls.FirstOrDefault()}");
         Assert.True(ledger.UnnamedErrors.Count == 0, $"{ledger.UnnamedErrors.Count} client mistakes answered without naming them; the first: {ledger.UnnamedErrors.FirstOrDefault()}");
         Assert.True(ledger.AcknowledgedVia(main.Id, RestFuzzer.Api) > 0 && ledger.AcknowledgedVia(main.Id, GrpcFuzzer.Api) > 0,
             "valid examples must be accepted over both APIs while fuzzing");

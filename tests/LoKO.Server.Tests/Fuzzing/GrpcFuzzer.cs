@@ -28,6 +28,12 @@ public sealed class GrpcFuzzer(ServiceDescriptor service, FuzzTargets targets, F
     /// reports when the server drops the connection), DEADLINE_EXCEEDED without a short deadline of the fuzzer's (a call
     /// hung for two minutes), and CANCELLED that the fuzzer did not cause.
     /// </summary>
+    /// <summary>A call that failed before its request was sent: the client found its HTTP/2 connection closed by the server.</summary>
+    static bool NeverStarted(RpcException e) =>
+        e.StatusCode is StatusCode.Internal or StatusCode.Unavailable
+        && e.Status.Detail.StartsWith("Error starting gRPC call", StringComparison.Ordinal)
+        && e.Status.Detail.Contains("server closed the connection", StringComparison.Ordinal);
+
     public static bool IsFault(StatusCode code, GrpcCase call) => code switch
     {
         StatusCode.Unknown or StatusCode.Internal or StatusCode.DataLoss or StatusCode.Unavailable => true,
@@ -71,7 +77,7 @@ public sealed class GrpcFuzzer(ServiceDescriptor service, FuzzTargets targets, F
     bool Unacceptable(MessageDescriptor type, byte[] bytes) =>
         Parse(type, bytes) is not Example example || !targets.Labels.Contains(example.Label);
 
-    async Task SendAsync(GrpcCase call, Random rng)
+    async Task SendAsync(GrpcCase call, Random rng, bool again = false)
     {
         var method = call.Method;
         var raw = new Method<byte[], byte[]>(TypeOf(method), method.Service.FullName, method.Name, Bytes, Bytes);
@@ -108,6 +114,14 @@ public sealed class GrpcFuzzer(ServiceDescriptor service, FuzzTargets targets, F
                     break;
             }
             outcome = "OK";
+        }
+        catch (RpcException e) when (!again && NeverStarted(e))
+        {
+            // The shared connection was torn down under it (Kestrel's GOAWAY after another call's cut stream): the
+            // request never left the client, so it is sent once more; a second failure is judged as any other.
+            ledger.Restarted($"{Api} {e.StatusCode} \"{e.Status.Detail}\": {call.Describe()}");
+            await SendAsync(call, rng, again: true);
+            return;
         }
         catch (RpcException e)
         {
