@@ -3,6 +3,7 @@ using LoKO.Engine.Filter;
 using LoKO.Engine.Optimizers;
 using LoKO.Engine.Tests.Filter;
 using TorchSharp.Modules;
+using LoKO.Engine.Tests.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Tests.Checkpoints;
@@ -113,21 +114,12 @@ public class StateSnapshotTests
         using var theta = Model.NewTheta(seed: 4);
         using var filter = new LokoFilter(theta, Options, head: Model.Head);
         Learn(filter, theta, Examples.Take(SnapshotAt));
-        long before = LiveTensors();
+        long before = LiveTensors.Count();
         for (int i = 0; i < 3; i++)
         {
             using var snapshot = filter.State.Snapshot();
             Task.Run(() => snapshot.Write(Stream.Null)).GetAwaiter().GetResult();
         }
-        Assert.Equal(before, LiveTensors());
-    }
-
-    /// <summary>Tensors alive in the process once every unreachable one is finalized (tests run one class at a time).</summary>
-    static long LiveTensors()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return Tensor.TotalCount;
+        Assert.Equal(before, LiveTensors.Count());
     }
 }

@@ -1,5 +1,6 @@
 using LoKO.Engine.Checkpoints;
 using LoKO.Engine.Filter;
+using LoKO.Engine.Tests.Platform;
 using static TorchSharp.torch;
 
 namespace LoKO.Engine.Tests.Filter;
@@ -105,25 +106,16 @@ public class CheckpointFootprintTests
         }
 
         using var target = tensor(new long[] { stream[0].Label });
-        long before = LiveTensors();
+        long before = LiveTensors.Count();
         using (var filter = new LokoFilter(theta, NaturalRoot, head: model.Head))
             filter.Step(model.Pass(theta, stream[0].X), target).Dispose();
-        Assert.Equal(before, LiveTensors());
+        Assert.Equal(before, LiveTensors.Count());
 
         for (int i = 0; i < 3; i++)
         {
             var state = KalmanState.Load(new MemoryStream(file), theta);
             new LokoFilter(theta, NaturalRoot, state: state, head: model.Head).Dispose();
         }
-        Assert.Equal(before, LiveTensors());
-    }
-
-    /// <summary>Tensors alive in the process once every unreachable one is finalized (tests run one class at a time).</summary>
-    static long LiveTensors()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return Tensor.TotalCount;
+        Assert.Equal(before, LiveTensors.Count());
     }
 }
