@@ -19,7 +19,7 @@ namespace LoKO.Bench.Agreement;
 /// </summary>
 public static class AgreeCommand
 {
-    public const string Usage = "agree [--device cpu|cuda|cuda:N|auto] [--presets minilm-l6,resnet18] [--steps 20] [--classes 2] [--variants natural-root,paper] [--reference cpu|cpu-unfused] [--tolerance 1e-4] [--image-size 64] [--max-tokens 64] [--threads N]";
+    public const string Usage = "agree [--device cpu|cuda|cuda:N|auto] [--presets minilm-l6,resnet18] [--steps 20] [--classes 2] [--variants natural-root,paper,natural-root-robust/dv=30] [--reference cpu|cpu-unfused] [--tolerance 1e-4] [--image-size 64] [--max-tokens 64] [--threads N]";
 
     public static int Run(BenchArgs args)
     {
@@ -38,7 +38,7 @@ public static class AgreeCommand
         double tolerance = args.Numbers("tolerance", [1e-4])[0];
         // natural-robust beside the default: the same algebra under a LoRA prior, whose θ can be held to the tolerance.
         var variants = args.List("variants", [LokoVariants.Default, LokoVariants.NaturalRobust, LokoVariants.Paper]);
-        foreach (var v in variants) LokoVariants.Named(v);
+        foreach (var v in variants) Options(v);
         var basis = new PresetOptions { ImageSize = args.Int("image-size", 64), MaxTokens = args.Int("max-tokens", 64) };
 
         Console.Error.WriteLine($"agree: {string.Join(", ", presets)} on {device.Name} against {reference}: forward of 4 examples, then {steps} LoKO steps of each of {string.Join(", ", variants)} ({classes} classes), tolerance {Num(tolerance)} of scale");
@@ -83,7 +83,7 @@ public static class AgreeCommand
                                  int classes, int steps, double tolerance)
     {
         if (examples.Count < 4 + steps) throw new ArgumentException($"{preset}: {4 + steps} examples needed, the data has {examples.Count}");
-        var options = LokoVariants.Named(variant);
+        var options = Options(variant);
         var filter = new OptimizerSpec("loko", null, options);
         bool thetaHeld = !(options.DiagonalForm == DiagonalForm.RootPrecision && options.DiagonalPriorVariance >= NoEffectivePrior);
         using var adapterA = candidate.CreateAdapter(new LoraOptions(), classes, seed: 1);
@@ -111,6 +111,9 @@ public static class AgreeCommand
         bool pass = predictionDiff <= tolerance && (!thetaHeld || thetaRel <= tolerance) && appliedA == appliedB;
         return new PresetAgreement(preset, variant, steps, 0, 0, predictionDiff, thetaScale, thetaRel, thetaHeld, appliedA, appliedB, pass);
     }
+
+    /// <summary>A variant's name, or a name with settings as `accuracy --optimizers` takes them (`natural-root-robust/dv=30`).</summary>
+    static LokoOptions Options(string variant) => LokoSpec.Parse($"loko:{variant}").Options;
 
     /// <summary>A LoRA prior of this logit variance or more no longer caps the first normalised steps.</summary>
     const double NoEffectivePrior = 1e3;
