@@ -5,6 +5,7 @@ using LoKO.Engine.Presets;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using static LoKO.Engine.Tests.Models.PlanRuns;
 
 namespace LoKO.Engine.Tests.Models;
 
@@ -18,15 +19,6 @@ public class FusedPlanExactnessTests(ModelFixture models, ITestOutputHelper outp
     public static TheoryData<string> Presets => [ModelPresets.MiniLmL6, ModelPresets.ResNet18];
 
     BaseModel Model(string preset) => preset == ModelPresets.MiniLmL6 ? models.MiniLm : models.ResNet18;
-
-    /// <summary>A node-by-node executor of the model's graph, taking the input sizes the preset's own executor takes.</summary>
-    static GraphExecutor Unfused(BaseModel model)
-    {
-        var executor = new GraphExecutor(model.Graph, model.Device, fuse: false);
-        foreach (var input in model.Graph.Inputs)
-            executor.RelaxInputDims(input.Name, [.. Enumerable.Range(0, input.Dims?.Length ?? 0)]);
-        return executor;
-    }
 
     static TenantAdapter Adapter(BaseModel model)
     {
@@ -46,13 +38,7 @@ public class FusedPlanExactnessTests(ModelFixture models, ITestOutputHelper outp
         using var inputs = model.Encode(preset == ModelPresets.MiniLmL6 ? TestInputs.Texts(2) : TestInputs.Images(2));
         var labels = tensor(new long[] { 0, 2 });
 
-        (Tensor Features, Tensor Gradient) Run(GraphExecutor executor)
-        {
-            var value = executor.Run(inputs.Feeds, [model.Pooling.GraphValue], adapter)[model.Pooling.GraphValue];
-            var features = model.Pooling.Pool(value, inputs);
-            var loss = nn.functional.cross_entropy(adapter.Head(features), labels);
-            return (features.detach(), autograd.grad([loss], [adapter.Theta])[0]);
-        }
+        (Tensor Features, Tensor Gradient) Run(GraphExecutor executor) => FeaturesAndGradient(model, executor, inputs, adapter, labels);
 
         Assert.NotEmpty(model.Executor.PlanFor([model.Pooling.GraphValue], adapter).FusedNodes);
         var fused = Run(model.Executor);

@@ -6,6 +6,7 @@ using LoKO.Engine.Presets;
 using LoKO.Engine.Tests.Models;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using static LoKO.Engine.Tests.Models.PlanRuns;
 using DataType = Onnx.TensorProto.Types.DataType;
 using static LoKO.Engine.Tests.Onnx.OnnxRuntimeReference;
 
@@ -19,14 +20,6 @@ namespace LoKO.Engine.Tests.Onnx;
 [Collection(ModelCollection.Name)]
 public class PackedGemmTests(ModelFixture models, ITestOutputHelper output)
 {
-    static GraphExecutor Unfused(BaseModel model)
-    {
-        var executor = new GraphExecutor(model.Graph, model.Device, fuse: false);
-        foreach (var input in model.Graph.Inputs)
-            executor.RelaxInputDims(input.Name, [.. Enumerable.Range(0, input.Dims?.Length ?? 0)]);
-        return executor;
-    }
-
     static long Products(GraphExecutor executor) => executor.PackedWeights.All.Sum(w => w.Products);
 
     [Theory]
@@ -83,13 +76,7 @@ public class PackedGemmTests(ModelFixture models, ITestOutputHelper output)
         using var inputs = model.Encode(TestInputs.Texts(2));
         var labels = tensor(new long[] { 0, 2 });
 
-        (Tensor Features, Tensor Gradient) Run(GraphExecutor executor)
-        {
-            var value = executor.Run(inputs.Feeds, [model.Pooling.GraphValue], adapter)[model.Pooling.GraphValue];
-            var features = model.Pooling.Pool(value, inputs);
-            var loss = nn.functional.cross_entropy(adapter.Head(features), labels);
-            return (features.detach(), autograd.grad([loss], [adapter.Theta])[0]);
-        }
+        (Tensor Features, Tensor Gradient) Run(GraphExecutor executor) => FeaturesAndGradient(model, executor, inputs, adapter, labels);
 
         long before = Products(model.Executor);
         var fused = Run(model.Executor);
