@@ -100,15 +100,10 @@ public sealed class LoKOTestServer : IAsyncDisposable
     }
 
     /// <summary>Creates a minilm-l6 tenant with the admin key; returns its API key.</summary>
-    public async Task<string> CreateTenantAsync(string tenantId, string[]? labels = null, string optimizer = "loko", long? seed = null,
-                                                string? variant = null)
+    public async Task<string> CreateTenantAsync(string tenantId, string[]? labels = null, string optimizer = "loko", long? seed = null)
     {
-        var lora = new { rank = 2 };
-        labels ??= ["computers", "food"];
-        object request = variant is null
-            ? new { tenantId, preset = "minilm-l6", labels, optimizer, lora, seed }
-            : new { tenantId, preset = "minilm-l6", labels, optimizer, lora, seed, filter = new { variant } };
-        var (response, body) = await SendAsync(HttpMethod.Post, "/v1/tenants", AdminKey, request);
+        var (response, body) = await SendAsync(HttpMethod.Post, "/v1/tenants", AdminKey,
+            new { tenantId, preset = "minilm-l6", labels = labels ?? ["computers", "food"], optimizer, lora = new { rank = 2 }, seed });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return body.GetProperty("apiKey").GetString()!;
     }

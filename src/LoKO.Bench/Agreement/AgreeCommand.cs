@@ -36,8 +36,8 @@ public static class AgreeCommand
         if (reference is not ("cpu" or "cpu-unfused")) throw new ArgumentException($"--reference must be cpu or cpu-unfused, got '{reference}'");
         if (onCpu && reference == "cpu") throw new ArgumentException("--reference cpu on --device cpu compares a run with itself; use cpu-unfused");
         double tolerance = args.Numbers("tolerance", [1e-4])[0];
-        // natural-robust beside the default: the same algebra under a LoRA prior, whose θ can be held to the tolerance.
-        var variants = args.List("variants", [LokoVariants.Default, LokoVariants.NaturalRobust, LokoVariants.Paper]);
+        // natural-root-robust beside the default: the same algebra without its LoRA prior, whose θ cannot be held.
+        var variants = args.List("variants", [LokoVariants.Default, LokoVariants.NaturalRootRobust, LokoVariants.Paper]);
         foreach (var v in variants) Options(v);
         var basis = new PresetOptions { ImageSize = args.Int("image-size", 64), MaxTokens = args.Int("max-tokens", 64) };
 

@@ -31,13 +31,13 @@ public class LogitObservationTests
             Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.RootPrecision,
             DiagonalMean = DiagonalMean.Posterior, RootScale = 0.05, DiagonalPriorVariance = 1e6, PriorExamples = 3,
         },
-        // natural-robust's combination, c small enough that the weight matters in every step
+        // natural-robust's and the default's (natural-root-robust-v10) combination, c small enough that the weight matters in every step
         "robust-root-prior" => Logits with
         {
             Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.RootPrecision,
             DiagonalMean = DiagonalMean.Posterior, RootScale = 0.05, DiagonalPriorVariance = 0.3, PriorExamples = 3, RobustScale = 1.5,
         },
-        // the default's combination (natural-root-robust): no effective LoRA prior
+        // natural-root-robust's combination: no effective LoRA prior
         "robust-root" => Logits with
         {
             Head = HeadCovariance.Shared, DiagonalObservation = DiagonalObservation.Gradient, DiagonalForm = DiagonalForm.RootPrecision,
