@@ -20,6 +20,7 @@ internal sealed class ExecutionPlan
         Steps = steps;
         SlotCount = slotCount;
         Constants = constants;
+        HostConstants = [.. constants.Select(c => (c.Item1, HostShape.Of(c.Item2))).Where(c => c.Item2 is not null).Select(c => (c.Item1, c.Item2!))];
         Feeds = feeds;
         FeedSlots = feedSlots;
         OutputSlots = outputSlots;
@@ -30,6 +31,8 @@ internal sealed class ExecutionPlan
     public int SlotCount { get; }
     /// <summary>The constants the steps read, and their slots.</summary>
     public (int Slot, Tensor Value)[] Constants { get; }
+    /// <summary>The small int64 constants (axes, indices, shapes) as host values, read once.</summary>
+    public (int Slot, HostShape Value)[] HostConstants { get; }
     public GraphValue[] Feeds { get; }
     public int[] FeedSlots { get; }
     /// <summary>Slots of the requested outputs, in the order asked for.</summary>
