@@ -49,6 +49,9 @@ public sealed class GraphExecutor : IDisposable
     /// </summary>
     internal bool HostShapeArithmetic { get; set; } = true;
 
+    /// <summary>Linears that read one input run as one product (<see cref="SharedInputLinearsFusion"/>); off, each runs alone. Set before the first run.</summary>
+    internal bool FuseSharedInputLinears { get; init; } = true;
+
     /// <summary>The MatMul weights this executor's plans run packed (none off the CPU or without MKL).</summary>
     internal PackedWeights PackedWeights => _derived.Packed;
 
@@ -140,13 +143,13 @@ public sealed class GraphExecutor : IDisposable
     {
         var key = string.Join('\n', outputs);
         if (!_fuse) return _plans.GetOrAdd((key, null), _ => ExecutionPlan.Build(Graph, _constants, outputs, null));
-        var plan = _plans.GetOrAdd((key, ""), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, new HashSet<int>())));
+        var plan = _plans.GetOrAdd((key, ""), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, new HashSet<int>(), FuseSharedInputLinears)));
         if (hook is null) return plan;
         if (!plan.FusedNodes.Any(hook.Hooks)) return plan;
         // Every hooked node, fused here or not: with some groups gone, another pattern could take one in.
         var hooked = plan.Steps.Where(s => !s.Fused).Select(s => s.Node).Concat(plan.FusedNodes)
             .Where(hook.Hooks).Select(n => n.Index).Order().ToHashSet();
-        return _plans.GetOrAdd((key, string.Join(',', hooked)), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, hooked)));
+        return _plans.GetOrAdd((key, string.Join(',', hooked)), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, hooked, FuseSharedInputLinears)));
     }
 
     void Execute(PlanStep step, Tensor?[] env, bool[] owned, INodeHook? hook, List<(int, Tensor)>? fresh)
@@ -209,7 +212,7 @@ public sealed class GraphExecutor : IDisposable
     }
 
     OnnxModelException Failure(PlanStep step, string problem) =>
-        OnnxModelException.AtNode(step.Node, Graph.Opset, step.Fused ? $"in the fused {step.OpType} that ends here: {problem}" : problem);
+        OnnxModelException.AtNode(step.Node, Graph.Opset, step.Fused ? $"in the fused {step.OpType} that {(step.Outputs.Length > 1 ? "starts" : "ends")} here: {problem}" : problem);
 
     void Validate(GraphValue input, IReadOnlyDictionary<string, Tensor> feeds)
     {
