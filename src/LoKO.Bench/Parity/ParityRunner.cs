@@ -26,23 +26,25 @@ public static class ParityRunner
         using (var s = ModelAssets.OpenMiniLmModel()) { var ms = new MemoryStream(); s.CopyTo(ms); bytes = ms.ToArray(); }
         using var session = new InferenceSession(bytes, Options(threads));
         var outputs = model.Graph.Outputs.Select(o => o.Name).ToList();
-        model.Executor.Profile = profile;
 
         var diff = new DiffTracker();
         double oursMs = 0, ortMs = 0;
-        foreach (var text in texts)
+        // As for ResNet18: the first text runs once untimed through both engines. Our plan is built and its weights
+        // packed on the first run, as ONNX Runtime optimises and prepacks when the session is made (not timed either).
+        foreach (var (text, timed) in texts.Take(1).Select(t => (t, false)).Concat(texts.Select(t => (t, true))))
         {
             using var scope = NewDisposeScope();
             using var inputs = model.Encode([new TextInput(text)]);
+            model.Executor.Profile = timed ? profile : null;
             var sw = Stopwatch.StartNew();
             var ours = model.Executor.Run(inputs.Feeds, outputs);
-            oursMs += sw.Elapsed.TotalMilliseconds;
+            if (timed) oursMs += sw.Elapsed.TotalMilliseconds;
 
             var feeds = inputs.Feeds.Select(kv => NamedOnnxValue.CreateFromTensor(kv.Key,
                 new DenseTensor<long>(kv.Value.data<long>().ToArray(), [.. kv.Value.shape.Select(d => (int)d)]))).ToList();
             sw.Restart();
             using var theirs = session.Run(feeds, outputs);
-            ortMs += sw.Elapsed.TotalMilliseconds;
+            if (timed) ortMs += sw.Elapsed.TotalMilliseconds;
             foreach (var r in theirs) diff.Add(Floats(ours[r.Name]), r.AsEnumerable<float>().ToArray());
         }
         return new ParityResult(diff.Relative, oursMs / texts.Count, ortMs / texts.Count, diff.MaxAbsDiff, diff.Scale, texts.Count, threads);

@@ -20,6 +20,7 @@ internal sealed class ExecutionPlan
         Steps = steps;
         SlotCount = slotCount;
         Constants = constants;
+        HostConstants = [.. constants.Select(c => (c.Item1, HostShape.Of(c.Item2))).Where(c => c.Item2 is not null).Select(c => (c.Item1, c.Item2!))];
         Feeds = feeds;
         FeedSlots = feedSlots;
         OutputSlots = outputSlots;
@@ -30,6 +31,8 @@ internal sealed class ExecutionPlan
     public int SlotCount { get; }
     /// <summary>The constants the steps read, and their slots.</summary>
     public (int Slot, Tensor Value)[] Constants { get; }
+    /// <summary>The small int64 constants (axes, indices, shapes) as host values, read once.</summary>
+    public (int Slot, HostShape Value)[] HostConstants { get; }
     public GraphValue[] Feeds { get; }
     public int[] FeedSlots { get; }
     /// <summary>Slots of the requested outputs, in the order asked for.</summary>
@@ -38,28 +41,30 @@ internal sealed class ExecutionPlan
     public OnnxNode[] FusedNodes { get; }
     public ConcurrentDictionary<string, (int Slot, Tensor Value)[]> ShapeCache { get; } = new();
 
-    /// <param name="fusion">Null for a plan that runs every node as itself.</param>
+    /// <param name="fusion">Null for a plan that runs every node as itself; SharedInputs: linears reading one input run as one product.</param>
     public static ExecutionPlan Build(OnnxGraph graph, IReadOnlyDictionary<string, Tensor> constants, IReadOnlyList<string> outputs,
-                                      (DerivedConstants Derived, IReadOnlySet<int> Standalone)? fusion)
+                                      (DerivedConstants Derived, IReadOnlySet<int> Standalone, bool SharedInputs)? fusion)
     {
         var nodes = Needed(graph, constants, outputs, out var feeds);
-        var groups = fusion is var (derived, standalone) ? GraphFusion.Find(graph, nodes, outputs, derived, standalone) : [];
+        var groups = fusion is var (derived, standalone, shared) ? GraphFusion.Find(graph, nodes, outputs, derived, standalone, shared) : [];
         var groupOf = new Dictionary<int, FusedGroup>();
         foreach (var g in groups)
             foreach (var n in g.Nodes) groupOf[n.Index] = g;
 
-        // A fused group runs where its last node was: by then everything it reads from outside exists.
+        // A fused group that hands on one value runs where its last node was: by then everything it reads from
+        // outside exists. One that hands on several (linears sharing their input, whose outputs nodes before its
+        // last one read) runs where its first was: it reads that node's input and constants only.
         var units = new List<(OnnxNode Node, FusedGroup? Group)>();
         foreach (var n in nodes)
         {
             if (!groupOf.TryGetValue(n.Index, out var g)) units.Add((n, null));
-            else if (n.Index == g.Nodes.Max(m => m.Index)) units.Add((n, g));
+            else if (n.Index == (g.Outputs.Count > 1 ? g.Nodes.Min(m => m.Index) : g.Nodes.Max(m => m.Index))) units.Add((n, g));
         }
 
         var slots = new Dictionary<string, int>();
         int Slot(string name) => name == "" ? -1 : slots.TryGetValue(name, out int s) ? s : slots[name] = slots.Count;
         var inputs = units.Select(u => (u.Group?.Inputs ?? u.Node.Inputs).Select(Slot).ToArray()).ToList();
-        var produced = units.Select(u => (u.Group is { } g ? [g.Output] : u.Node.Outputs).Select(Slot).ToArray()).ToList();
+        var produced = units.Select(u => (u.Group?.Outputs ?? u.Node.Outputs).Select(Slot).ToArray()).ToList();
         int[] outputSlots = [.. outputs.Select(Slot)];
         int[] feedSlots = [.. feeds.Select(f => Slot(f.Name))];
 
@@ -97,7 +102,7 @@ internal sealed class ExecutionPlan
     }
 
     static Func<OpContext, Tensor[]> Runner(OnnxNode node, FusedGroup? group) =>
-        group is not null ? c => [group.Run(c)]
+        group is not null ? group.Run
         // OnnxGraph has checked at load that every node's op has a kernel.
         : OpRegistry.TryGet(node.OpType, out var kernel) ? kernel.Run
         : throw new InvalidOperationException($"no kernel for {node}");

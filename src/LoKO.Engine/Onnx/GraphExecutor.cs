@@ -43,6 +43,15 @@ public sealed class GraphExecutor : IDisposable
     /// <summary>When set, every step run is timed into it (the accelerator synchronised around each step).</summary>
     public StepProfile? Profile { get; set; }
 
+    /// <summary>
+    /// Shape arithmetic of a new input shape runs in managed code (<see cref="HostShapes"/>); off, every such step
+    /// runs its kernel (the reference it is tested against).
+    /// </summary>
+    internal bool HostShapeArithmetic { get; set; } = true;
+
+    /// <summary>Linears that read one input run as one product (<see cref="SharedInputLinearsFusion"/>); off, each runs alone. Set before the first run.</summary>
+    internal bool FuseSharedInputLinears { get; init; } = true;
+
     /// <summary>The MatMul weights this executor's plans run packed (none off the CPU or without MKL).</summary>
     internal PackedWeights PackedWeights => _derived.Packed;
 
@@ -78,6 +87,9 @@ public sealed class GraphExecutor : IDisposable
         bool cached = plan.ShapeCache.TryGetValue(signature, out var shapeValues);
         if (cached) foreach (var (slot, t) in shapeValues!) env[slot] = t;
         var fresh = cached ? null : new List<(int, Tensor)>();
+        // Host values of shape steps, made tensors only where a kernel or the caller reads them.
+        var host = fresh is not null && HostShapeArithmetic ? new HostShape?[plan.SlotCount] : null;
+        if (host is not null) foreach (var (slot, value) in plan.HostConstants) host[slot] = value;
         var profile = Profile;
 
         foreach (var step in plan.Steps)
@@ -86,7 +98,11 @@ public sealed class GraphExecutor : IDisposable
             if (!(step.ShapeOnly && cached && !hooked))
             {
                 long start = profile is null ? 0 : Stopwatch.GetTimestamp();
-                Execute(step, env, owned, hooked ? hook : null, fresh);
+                if (host is null || !step.ShapeOnly || hooked || !RunOnHost(step, env, host))
+                {
+                    if (host is not null) foreach (int slot in step.Inputs) Materialise(slot, env, host, fresh!);
+                    Execute(step, env, owned, hooked ? hook : null, fresh);
+                }
                 if (profile is not null)
                 {
                     if (Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(Device);
@@ -101,6 +117,7 @@ public sealed class GraphExecutor : IDisposable
                 owned[slot] = false;
             }
         }
+        if (host is not null) foreach (int slot in plan.OutputSlots) Materialise(slot, env, host, fresh!);
         // Shape values live outside every dispose scope: those the cache does not keep (it is full, or another
         // thread cached the signature first) are this run's alone and are freed with it.
         bool kept = fresh is not null && plan.ShapeCache.Count < MaxShapeSignatures && plan.ShapeCache.TryAdd(signature, [.. fresh]);
@@ -126,13 +143,13 @@ public sealed class GraphExecutor : IDisposable
     {
         var key = string.Join('\n', outputs);
         if (!_fuse) return _plans.GetOrAdd((key, null), _ => ExecutionPlan.Build(Graph, _constants, outputs, null));
-        var plan = _plans.GetOrAdd((key, ""), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, new HashSet<int>())));
+        var plan = _plans.GetOrAdd((key, ""), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, new HashSet<int>(), FuseSharedInputLinears)));
         if (hook is null) return plan;
         if (!plan.FusedNodes.Any(hook.Hooks)) return plan;
         // Every hooked node, fused here or not: with some groups gone, another pattern could take one in.
         var hooked = plan.Steps.Where(s => !s.Fused).Select(s => s.Node).Concat(plan.FusedNodes)
             .Where(hook.Hooks).Select(n => n.Index).Order().ToHashSet();
-        return _plans.GetOrAdd((key, string.Join(',', hooked)), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, hooked)));
+        return _plans.GetOrAdd((key, string.Join(',', hooked)), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, hooked, FuseSharedInputLinears)));
     }
 
     void Execute(PlanStep step, Tensor?[] env, bool[] owned, INodeHook? hook, List<(int, Tensor)>? fresh)
@@ -166,6 +183,28 @@ public sealed class GraphExecutor : IDisposable
         }
     }
 
+    /// <summary>A shape step computed in managed code; false where <see cref="HostShapes"/> leaves it to its kernel.</summary>
+    bool RunOnHost(PlanStep step, Tensor?[] env, HostShape?[] host)
+    {
+        if (step.Fused || step.Outputs.Length != 1 || step.Outputs[0] < 0 || !HostShapes.Handles(step.OpType)) return false;
+        int[] slots = step.Inputs;
+        HostShape? Value(int i) => i >= slots.Length || slots[i] < 0 ? null
+            : host[slots[i]] ??= env[slots[i]] is { } t ? HostShape.Of(t) : null;
+        long[]? Dims(int i) => i >= slots.Length || slots[i] < 0 ? null : host[slots[i]]?.Dims ?? env[slots[i]]?.shape;
+        if (HostShapes.Run(step.Node, Graph.Opset, slots.Length, Value, Dims) is not { } value) return false;
+        host[step.Outputs[0]] = value;
+        return true;
+    }
+
+    /// <summary>The tensor of a slot that so far only has a host value; kept with the run's other shape values.</summary>
+    static void Materialise(int slot, Tensor?[] env, HostShape?[] host, List<(int, Tensor)> fresh)
+    {
+        if (slot < 0 || env[slot] is not null || host[slot] is not { } value) return;
+        var t = value.ToTensor().DetachFromDisposeScope();
+        env[slot] = t;
+        fresh.Add((slot, t));
+    }
+
     static bool IsOneOf(Tensor t, Tensor?[] inputs)
     {
         foreach (var x in inputs) if (ReferenceEquals(x, t)) return true;
@@ -173,7 +212,7 @@ public sealed class GraphExecutor : IDisposable
     }
 
     OnnxModelException Failure(PlanStep step, string problem) =>
-        OnnxModelException.AtNode(step.Node, Graph.Opset, step.Fused ? $"in the fused {step.OpType} that ends here: {problem}" : problem);
+        OnnxModelException.AtNode(step.Node, Graph.Opset, step.Fused ? $"in the fused {step.OpType} that {(step.Outputs.Length > 1 ? "starts" : "ends")} here: {problem}" : problem);
 
     void Validate(GraphValue input, IReadOnlyDictionary<string, Tensor> feeds)
     {

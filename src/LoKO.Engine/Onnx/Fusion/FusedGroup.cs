@@ -5,7 +5,13 @@ namespace LoKO.Engine.Onnx.Fusion;
 
 /// <summary>
 /// Plan nodes that run as one op: <paramref name="Inputs"/> are the values the group reads from outside
-/// (empty for an omitted optional one), <paramref name="Output"/> the one value it hands on. Nothing else
-/// reads the values between its nodes, so they need never exist.
+/// (empty for an omitted optional one), <paramref name="Outputs"/> the values it hands on, in the order
+/// <paramref name="Run"/> returns them. Nothing else reads the values between its nodes, so they need never exist.
 /// </summary>
-internal sealed record FusedGroup(string OpType, IReadOnlyList<OnnxNode> Nodes, IReadOnlyList<string> Inputs, string Output, Func<OpContext, Tensor> Run);
+internal sealed record FusedGroup(string OpType, IReadOnlyList<OnnxNode> Nodes, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs,
+                                  Func<OpContext, Tensor[]> Run)
+{
+    /// <summary>A group that hands on one value (a chain of nodes that one torch op stands in for).</summary>
+    public FusedGroup(string opType, IReadOnlyList<OnnxNode> nodes, IReadOnlyList<string> inputs, string output, Func<OpContext, Tensor> run)
+        : this(opType, nodes, inputs, [output], c => [run(c)]) { }
+}
