@@ -4,6 +4,7 @@ using LoKO.Engine.Presets;
 using LoKO.Engine.Tests.Models;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using static LoKO.Engine.Tests.Models.PlanRuns;
 using DataType = Onnx.TensorProto.Types.DataType;
 using static LoKO.Engine.Tests.Onnx.OnnxRuntimeReference;
 
@@ -20,9 +21,7 @@ public class HostShapeTests(ModelFixture models, ITestOutputHelper output)
     static GraphExecutor Executor(BaseModel model, bool hostShapes)
     {
         var executor = new GraphExecutor(model.Graph, model.Device) { HostShapeArithmetic = hostShapes };
-        foreach (var input in model.Graph.Inputs)
-            executor.RelaxInputDims(input.Name, [.. Enumerable.Range(0, input.Dims?.Length ?? 0)]);
-        return executor;
+        return Relaxed(executor, model);
     }
 
     static int CachedShapeValues(GraphExecutor executor, string[] outputs) =>
@@ -120,14 +119,5 @@ public class HostShapeTests(ModelFixture models, ITestOutputHelper output)
         Assert.Equal(Failure(false), hosted);
     }
 
-    void AssertClose(Tensor actual, Tensor expected, double tolerance, string what)
-    {
-        using var scope = NewDisposeScope();
-        var e = expected.to(ScalarType.Float64);
-        double scale = e.abs().max().item<double>();
-        double diff = (actual.to(ScalarType.Float64) - e).abs().max().item<double>();
-        output.WriteLine($"{what}: max |diff| {diff:E2}, scale {scale:E2}");
-        Assert.True(scale > 0, $"{what}: the reference is all zero");
-        Assert.True(diff <= tolerance * scale, $"{what}: differ by {diff:E2} (scale {scale:E2}, tolerance {tolerance:E0} of it)");
-    }
+    void AssertClose(Tensor actual, Tensor expected, double tolerance, string what) => AssertCloseToScale(output, actual, expected, tolerance, what);
 }

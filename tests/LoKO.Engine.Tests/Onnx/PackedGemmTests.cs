@@ -159,14 +159,5 @@ public class PackedGemmTests(ModelFixture models, ITestOutputHelper output)
         Assert.Empty(cuda.All);
     }
 
-    void AssertClose(Tensor actual, Tensor expected, double tolerance, string what)
-    {
-        using var scope = NewDisposeScope();
-        var e = expected.to(ScalarType.Float64);
-        double scale = e.abs().max().item<double>();
-        double diff = (actual.to(ScalarType.Float64) - e).abs().max().item<double>();
-        output.WriteLine($"{what}: max |packed − reference| {diff:E2}, scale {scale:E2}");
-        Assert.True(scale > 0, $"{what}: the reference is all zero");
-        Assert.True(diff <= tolerance * scale, $"{what}: differ by {diff:E2} (scale {scale:E2}, tolerance {tolerance:E0} of it)");
-    }
+    void AssertClose(Tensor actual, Tensor expected, double tolerance, string what) => AssertCloseToScale(output, actual, expected, tolerance, what);
 }

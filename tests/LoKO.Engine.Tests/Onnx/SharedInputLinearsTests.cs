@@ -4,6 +4,7 @@ using LoKO.Engine.Presets;
 using LoKO.Engine.Tests.Models;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using static LoKO.Engine.Tests.Models.PlanRuns;
 using DataType = Onnx.TensorProto.Types.DataType;
 using static LoKO.Engine.Tests.Onnx.OnnxRuntimeReference;
 
@@ -21,9 +22,7 @@ public class SharedInputLinearsTests(ModelFixture models, ITestOutputHelper outp
     static GraphExecutor Executor(BaseModel model, bool fuse = true, bool shared = true)
     {
         var executor = new GraphExecutor(model.Graph, model.Device, fuse) { FuseSharedInputLinears = shared };
-        foreach (var input in model.Graph.Inputs)
-            executor.RelaxInputDims(input.Name, [.. Enumerable.Range(0, input.Dims?.Length ?? 0)]);
-        return executor;
+        return Relaxed(executor, model);
     }
 
     static long Products(GraphExecutor executor) => executor.PackedWeights.All.Sum(w => w.Products);
@@ -152,14 +151,5 @@ public class SharedInputLinearsTests(ModelFixture models, ITestOutputHelper outp
         }
     }
 
-    void AssertClose(Tensor actual, Tensor expected, double tolerance, string what)
-    {
-        using var scope = NewDisposeScope();
-        var e = expected.to(ScalarType.Float64);
-        double scale = e.abs().max().item<double>();
-        double diff = (actual.to(ScalarType.Float64) - e).abs().max().item<double>();
-        output.WriteLine($"{what}: max |diff| {diff:E2}, scale {scale:E2}");
-        Assert.True(scale > 0, $"{what}: the reference is all zero");
-        Assert.True(diff <= tolerance * scale, $"{what}: differ by {diff:E2} (scale {scale:E2}, tolerance {tolerance:E0} of it)");
-    }
+    void AssertClose(Tensor actual, Tensor expected, double tolerance, string what) => AssertCloseToScale(output, actual, expected, tolerance, what);
 }
