@@ -11,10 +11,13 @@ using LoKO.Bench.Scale;
 using LoKO.Engine.Data;
 using LoKO.Engine.Imaging;
 using LoKO.Engine.Onnx;
+using LoKO.Engine.Platform;
 
 // loko-bench: measurements that are too slow or too machine-dependent for tests.
 // Each command prints a human-readable account (stderr), then ONE JSON line last on stdout.
 TorchThreading.PreferSleepingWorkers();
+// Before the first product, which fixes MKL's kernels; a host LibTorch (--device) is loaded first, by TorchDevice.
+if (LibTorchLoader.Configured(null) is null) MklVendorCheck.Apply();
 var command = args.FirstOrDefault() ?? "help";
 const string ParityUsage = "parity [--threads N] [--texts N] [--digits N] [--profile yes]";
 try

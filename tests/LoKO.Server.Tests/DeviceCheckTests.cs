@@ -22,6 +22,9 @@ public sealed class DeviceCheckTests(ITestOutputHelper output) : IDisposable
         AssertPassed(summary, results);
         // The repository's builds run on the LibTorch beside them.
         Assert.Equal(JsonValueKind.Null, summary.GetProperty("readyz").GetProperty("libTorch").ValueKind);
+        // MKL takes its fastest kernels on this CPU, whoever made it.
+        var mkl = summary.GetProperty("readyz").GetProperty("mklKernels").GetString();
+        Assert.True(mkl is not null && (mkl.StartsWith("MKL takes", StringComparison.Ordinal) || mkl.StartsWith("an Intel CPU", StringComparison.Ordinal)), mkl);
     }
 
     [Fact]

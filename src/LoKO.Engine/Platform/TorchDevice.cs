@@ -22,7 +22,7 @@ public sealed record TorchDevice(Device Device, string? FallBack = null)
 
     /// <summary>
     /// Checks <paramref name="setting"/>, loads the LibTorch folder if one is configured (<paramref name="libTorchDirectory"/>,
-    /// else <see cref="LibTorchLoader.EnvironmentVariable"/>), then opens the device. Call before any other torch call.
+    /// else <see cref="LibTorchLoader.EnvironmentVariable"/>), lets MKL take its fastest CPU kernels (<see cref="MklVendorCheck"/>), then opens the device. Call before any other torch call.
     /// Throws <see cref="DeviceSettingException"/> with one line naming what is missing.
     /// </summary>
     public static TorchDevice Resolve(string? setting, string? libTorchDirectory = null)
@@ -30,6 +30,7 @@ public sealed record TorchDevice(Device Device, string? FallBack = null)
         var (kind, index) = Parse(setting);
         var directory = LibTorchLoader.Configured(libTorchDirectory);
         if (directory is not null) LibTorchLoader.Load(directory, cuda: kind == Cuda);
+        MklVendorCheck.Apply();
         if (kind == Cpu) return CpuDevice;
 
         var problem = CudaProblem(directory);

@@ -94,8 +94,8 @@ public static class LoKOServer
         }
         if (device.FallBack is { } reason)
             app.Logger.LogWarning("LoKO:Device=auto: computing on the CPU, {Reason}", reason);
-        app.Logger.LogInformation("Computing on {Device}{LibTorch}", device.Name,
-            Engine.Platform.LibTorchLoader.Loaded is { } lib ? $" with the LibTorch of {lib}" : "");
+        app.Logger.LogInformation("Computing on {Device}{LibTorch}; MKL: {MklKernels}", device.Name,
+            Engine.Platform.LibTorchLoader.Loaded is { } lib ? $" with the LibTorch of {lib}" : "", Engine.Platform.MklVendorCheck.Outcome);
         MetadataStore.Migrate(app.Services, app.Logger);
         Tenants.TenantFreeze.SeedMetrics(app.Services);
         // Create the admin key (or generate it into the data dir) at startup, not on the first request.

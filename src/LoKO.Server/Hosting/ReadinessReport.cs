@@ -6,8 +6,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace LoKO.Server.Hosting;
 
 /// <summary>
-/// The body of /readyz: the overall status, each check's, the device that serves and the cross-tenant batching
-/// setting (null while off), so that a client knows what it measures.
+/// The body of /readyz: the overall status, each check's, the device that serves, which kernels MKL took and the
+/// cross-tenant batching setting (null while off), so that a client knows what it measures.
 /// </summary>
 public static class ReadinessReport
 {
@@ -23,6 +23,7 @@ public static class ReadinessReport
             status = report.Status.ToString(),
             device = device.Name,
             libTorch = LibTorchLoader.Loaded,
+            mklKernels = MklVendorCheck.Outcome,
             batchTenants = batching.Enabled ? new { maxTenants = batching.MaxTenants, maxWaitMs = batching.MaxWaitMs } : null,
             checks = report.Entries.ToDictionary(e => e.Key, e => e.Value.Status.ToString()),
         }, Json));

@@ -55,6 +55,7 @@ internal static class MklPackedGemm
         if (!OperatingSystem.IsLinux()) return null;
         // TorchSharp has loaded LibTorch by the time a plan is built: by its soname, the loader hands back that copy.
         _ = get_num_threads();
+        Platform.MklVendorCheck.Apply();
         if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var lib)) return null;
         return NativeLibrary.TryGetExport(lib, "cblas_sgemm_pack_get_size", out var size)
                && NativeLibrary.TryGetExport(lib, "cblas_sgemm_pack", out var pack)
