@@ -92,6 +92,7 @@ internal sealed class ExecutionPlan
                 Inputs = inputs[i],
                 Outputs = produced[i],
                 Run = Runner(node, group),
+                MultiplyAddsPerInputElement = group?.MultiplyAddsPerInputElement ?? 0,
                 ShapeOnly = isShape,
                 Frees = [.. inputs[i].Concat(produced[i]).Where(s => s >= 0 && lastUse[s] == i).Distinct()],
             };

@@ -91,31 +91,42 @@ public sealed class GraphExecutor : IDisposable
         var host = fresh is not null && HostShapeArithmetic ? new HostShape?[plan.SlotCount] : null;
         if (host is not null) foreach (var (slot, value) in plan.HostConstants) host[slot] = value;
         var profile = Profile;
-
-        foreach (var step in plan.Steps)
+        // The caller's thread count, which small steps run below (StepThreads) and which the run leaves as it found.
+        var threads = new ThreadBudget(Device.type == TorchSharp.DeviceType.CPU && StepThreads.Available ? StepThreads.Current : 1);
+        int outerRun = StepThreads.RunThreads;
+        StepThreads.RunThreads = threads.Caller;
+        try
         {
-            bool hooked = hook is not null && hook.Hooks(step.Node);
-            if (!(step.ShapeOnly && cached && !hooked))
+            foreach (var step in plan.Steps)
             {
-                long start = profile is null ? 0 : Stopwatch.GetTimestamp();
-                if (host is null || !step.ShapeOnly || hooked || !RunOnHost(step, env, host))
+                bool hooked = hook is not null && hook.Hooks(step.Node);
+                if (!(step.ShapeOnly && cached && !hooked))
                 {
-                    if (host is not null) foreach (int slot in step.Inputs) Materialise(slot, env, host, fresh!);
-                    Execute(step, env, owned, hooked ? hook : null, fresh);
+                    long start = profile is null ? 0 : Stopwatch.GetTimestamp();
+                    if (host is null || !step.ShapeOnly || hooked || !RunOnHost(step, env, host))
+                    {
+                        if (host is not null) foreach (int slot in step.Inputs) Materialise(slot, env, host, fresh!);
+                        Execute(step, env, owned, hooked ? hook : null, fresh, ref threads);
+                    }
+                    if (profile is not null)
+                    {
+                        if (Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(Device);
+                        profile.Add(step.OpType, Stopwatch.GetTimestamp() - start);
+                    }
                 }
-                if (profile is not null)
+                foreach (int slot in step.Frees)
                 {
-                    if (Device.type == TorchSharp.DeviceType.CUDA) cuda.synchronize(Device);
-                    profile.Add(step.OpType, Stopwatch.GetTimestamp() - start);
+                    if (!owned[slot]) continue;
+                    env[slot]!.Dispose();
+                    env[slot] = null;
+                    owned[slot] = false;
                 }
             }
-            foreach (int slot in step.Frees)
-            {
-                if (!owned[slot]) continue;
-                env[slot]!.Dispose();
-                env[slot] = null;
-                owned[slot] = false;
-            }
+        }
+        finally
+        {
+            if (threads.Now != threads.Caller) StepThreads.Set(threads.Caller);
+            StepThreads.RunThreads = outerRun;
         }
         if (host is not null) foreach (int slot in plan.OutputSlots) Materialise(slot, env, host, fresh!);
         // Shape values live outside every dispose scope: those the cache does not keep (it is full, or another
@@ -152,10 +163,15 @@ public sealed class GraphExecutor : IDisposable
         return _plans.GetOrAdd((key, string.Join(',', hooked)), _ => ExecutionPlan.Build(Graph, _constants, outputs, (_derived, hooked, FuseSharedInputLinears)));
     }
 
-    void Execute(PlanStep step, Tensor?[] env, bool[] owned, INodeHook? hook, List<(int, Tensor)>? fresh)
+    void Execute(PlanStep step, Tensor?[] env, bool[] owned, INodeHook? hook, List<(int, Tensor)>? fresh, ref ThreadBudget threads)
     {
         var inputs = new Tensor?[step.Inputs.Length];
         for (int k = 0; k < inputs.Length; k++) inputs[k] = step.Inputs[k] < 0 ? null : env[step.Inputs[k]];
+        if (threads.Caller > 1)
+        {
+            int wanted = StepThreads.WorthThreads(step, inputs) ? threads.Caller : 1;
+            if (wanted != threads.Now) StepThreads.Set(threads.Now = wanted);
+        }
         Tensor[] results;
         try
         {
@@ -181,6 +197,13 @@ public sealed class GraphExecutor : IDisposable
             if (step.ShapeOnly && hook is null && fresh is not null) fresh.Add((slot, r.DetachFromDisposeScope()));
             else owned[slot] = true;
         }
+    }
+
+    /// <summary>The threads a run's caller had and those its steps take now.</summary>
+    struct ThreadBudget(int caller)
+    {
+        public readonly int Caller = caller;
+        public int Now = caller;
     }
 
     /// <summary>A shape step computed in managed code; false where <see cref="HostShapes"/> leaves it to its kernel.</summary>

@@ -19,6 +19,8 @@ internal sealed class PlanStep
     public required Func<OpContext, Tensor[]> Run { get; init; }
     /// <summary>Depends only on input shapes and constants, so its outputs can be cached per shape signature.</summary>
     public required bool ShapeOnly { get; init; }
+    /// <summary>Multiply-adds per element of the first input, for a fused product (<see cref="StepThreads"/>); 0 otherwise.</summary>
+    public long MultiplyAddsPerInputElement { get; init; }
     /// <summary>Slots read for the last time here (or never read after being produced here).</summary>
     public required int[] Frees { get; init; }
 

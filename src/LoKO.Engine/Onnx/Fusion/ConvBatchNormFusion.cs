@@ -48,6 +48,11 @@ internal sealed class ConvBatchNormFusion : IFusionPattern
         {
             var y = geometry.Apply(ChannelsLast.Of(c.Input(0)), foldedWeight, foldedBias);
             return relu is null ? y : y.relu_();
-        });
+        })
+        {
+            // Per element of x [N, C, ..]: w [M, C/g, ..] has M·k/g multiply-adds over C, fewer by each stride.
+            MultiplyAddsPerInputElement = Math.Max(1, weight.numel() / Math.Max(1, weight.shape[1] * geometry.Group)
+                                                       / Math.Max(1, geometry.Strides.Aggregate(1L, (p, q) => p * q))),
+        };
     }
 }

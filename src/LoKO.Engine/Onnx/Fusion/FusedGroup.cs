@@ -14,4 +14,7 @@ internal sealed record FusedGroup(string OpType, IReadOnlyList<OnnxNode> Nodes, 
     /// <summary>A group that hands on one value (a chain of nodes that one torch op stands in for).</summary>
     public FusedGroup(string opType, IReadOnlyList<OnnxNode> nodes, IReadOnlyList<string> inputs, string output, Func<OpContext, Tensor> run)
         : this(opType, nodes, inputs, [output], c => [run(c)]) { }
+
+    /// <summary>Multiply-adds the group does per element of its first input, where it is a product; 0 otherwise.</summary>
+    public long MultiplyAddsPerInputElement { get; init; }
 }

@@ -22,6 +22,9 @@ internal sealed class MatMulBiasFusion : IFusionPattern
         return new FusedGroup("MatMul+Add", [node, add], [node.Inputs[0], node.Inputs[1], bias], add.Outputs[0],
             c => packed is not null && packed.Takes(c.Input(0), c.Input(2))
                 ? packed.Linear(c.Input(0), c.Input(2))
-                : nn.functional.linear(c.Input(0), c.Input(1).t(), c.Input(2)));
+                : nn.functional.linear(c.Input(0), c.Input(1).t(), c.Input(2)))
+        {
+            MultiplyAddsPerInputElement = w.shape[1],
+        };
     }
 }

@@ -40,9 +40,12 @@ internal static class MklPackedGemm
     /// <summary>Packs a contiguous row-major [k, n] float32 B at <paramref name="src"/> into <paramref name="dest"/>.</summary>
     public static void PackB(int n, int k, IntPtr src, IntPtr dest) => Mkl.Pack(RowMajor, BMatrix, NoTrans, PackRows, n, k, 1f, src, n, dest);
 
-    /// <summary>C := A·B + beta·C for contiguous row-major A [m, k] and C [m, n], B packed by <see cref="PackB"/>.</summary>
-    public static void Compute(int m, int n, int k, IntPtr a, IntPtr packedB, float beta, IntPtr c) =>
-        Mkl.Compute(RowMajor, NoTrans, Packed, m, n, k, a, k, packedB, n, beta, c, n);
+    /// <summary>
+    /// C := A·B + beta·C for contiguous row-major A [m, k], B [k, n] packed by <see cref="PackB"/>, and C [m, n] rows
+    /// <paramref name="ldc"/> floats apart (a column panel of a wider C).
+    /// </summary>
+    public static void Compute(int m, int n, int k, IntPtr a, IntPtr packedB, float beta, IntPtr c, int ldc) =>
+        Mkl.Compute(RowMajor, NoTrans, Packed, m, n, k, a, k, packedB, n, beta, c, ldc);
 
     /// <summary>The address of a CPU tensor's first element.</summary>
     public static IntPtr DataPointer(Tensor t) => THSTensor_data(t.Handle);

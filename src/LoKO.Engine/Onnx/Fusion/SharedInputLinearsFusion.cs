@@ -40,7 +40,10 @@ internal sealed class SharedInputLinearsFusion : IFusionPattern
             using var y = packed.Linear(input, bias);
             long offset = 0;
             return [.. widths.Select(w => y.narrow(-1, (offset += w) - w, w))];
-        });
+        })
+        {
+            MultiplyAddsPerInputElement = widths.Sum(),
+        };
     }
 
     /// <summary>A MatMul that <see cref="MatMulBiasFusion"/> would take with its Add: its parts, or null.</summary>
