@@ -17,7 +17,7 @@ public static class MklVendorCheck
     /// <summary>Environment variable that, set to 0, leaves MKL's vendor check alone.</summary>
     public const string OptOutVariable = "LOKO_MKL_ANY_VENDOR";
 
-    const string Symbol = "mkl_serv_intel_cpu_true";
+    internal const string Symbol = "mkl_serv_intel_cpu_true";
     static readonly object s_gate = new();
     static (bool Fast, string Why)? s_outcome;
 
@@ -43,16 +43,12 @@ public static class MklVendorCheck
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return (false, "not Linux on x86-64");
         // The kernels MKL picks for Intel's CPUs of this generation need at least these.
         if (!Avx2.IsSupported || !Fma.IsSupported) return (false, "the CPU has no AVX2 and FMA");
-        // TorchSharp loads LibTorch on its first call; by its soname the loader then hands back that copy.
-        _ = TorchSharp.torch.get_num_threads();
-        if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var lib) || !NativeLibrary.TryGetExport(lib, Symbol, out var real))
-            return (false, "no MKL in this LibTorch");
+        if (Library() is not var (real, path, @base)) return (false, "no MKL in this LibTorch");
         if (Marshal.GetDelegateForFunctionPointer<AnswerFn>(real)() != 0) return (true, "an Intel CPU: nothing to change");
-        if (dladdr(real, out var info) == 0 || info.FileName == IntPtr.Zero) return (false, "libtorch_cpu's file not found");
         ElfJumpSlots image;
         try
         {
-            image = ElfJumpSlots.Read(Marshal.PtrToStringUTF8(info.FileName)!, Symbol);
+            image = ElfJumpSlots.Read(path, Symbol);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or OverflowException)
         {
@@ -60,10 +56,10 @@ public static class MklVendorCheck
         }
         if (image.SlotOffset is not { } offset) return (false, "MKL calls it directly: no table entry");
         if (!image.SlotWritable) return (false, "its table entry is read-only");
-        var address = info.BaseAddress + (nint)offset;
+        var address = @base + (nint)offset;
         // The entry holds the resolved function or, before its first call, a stub of the library's own.
         var current = Marshal.ReadIntPtr(address);
-        if (current != real && (current < info.BaseAddress || current >= info.BaseAddress + (nint)image.MappedBytes))
+        if (current != real && (current < @base || current >= @base + (nint)image.MappedBytes))
             return (false, "table entry holds an unexpected address");
         if (AnswerOne() is not { } one) return (false, "no executable page");
         // One aligned 8-byte store: a thread inside MKL now sees the old entry or the new, never half of each.
@@ -72,14 +68,23 @@ public static class MklVendorCheck
     }
 
     /// <summary>What MKL's call of its vendor check answers now, through libtorch_cpu's table; null where it cannot be read.</summary>
-    internal static int? AnswerNow()
+    internal static int? AnswerNow() =>
+        Library() is var (_, path, @base) && ElfJumpSlots.Read(path, Symbol).SlotOffset is { } offset
+            ? Marshal.GetDelegateForFunctionPointer<AnswerFn>(Marshal.ReadIntPtr(@base + (nint)offset))()
+            : null;
+
+    /// <summary>
+    /// The vendor check's address in the libtorch_cpu TorchSharp loaded, that library's file and its load address;
+    /// null where it has no MKL.
+    /// </summary>
+    internal static (IntPtr Check, string Path, IntPtr Base)? Library()
     {
+        // TorchSharp loads LibTorch on its first call; by its soname the loader then hands back that copy.
         _ = TorchSharp.torch.get_num_threads();
-        if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var lib) || !NativeLibrary.TryGetExport(lib, Symbol, out var real)
-            || dladdr(real, out var info) == 0 || info.FileName == IntPtr.Zero
-            || ElfJumpSlots.Read(Marshal.PtrToStringUTF8(info.FileName)!, Symbol).SlotOffset is not { } offset)
+        if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var lib) || !NativeLibrary.TryGetExport(lib, Symbol, out var check)
+            || dladdr(check, out var info) == 0 || info.FileName == IntPtr.Zero)
             return null;
-        return Marshal.GetDelegateForFunctionPointer<AnswerFn>(Marshal.ReadIntPtr(info.BaseAddress + (nint)offset))();
+        return (check, Marshal.PtrToStringUTF8(info.FileName)!, info.BaseAddress);
     }
 
     /// <summary><c>mov eax, 1; ret</c> on a page of its own: answering needs no managed code on MKL's threads.</summary>

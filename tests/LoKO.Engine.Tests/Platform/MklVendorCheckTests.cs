@@ -12,16 +12,10 @@ namespace LoKO.Engine.Tests.Platform;
 /// </summary>
 public class MklVendorCheckTests
 {
-    const string Symbol = "mkl_serv_intel_cpu_true";
+    const string Symbol = MklVendorCheck.Symbol;
 
-    static (IntPtr Real, string Path, IntPtr Base) Library()
-    {
-        _ = get_num_threads();
-        Assert.True(NativeLibrary.TryLoad("libtorch_cpu.so", out var lib));
-        Assert.True(NativeLibrary.TryGetExport(lib, Symbol, out var real), "this LibTorch's MKL should export its vendor check");
-        Assert.NotEqual(0, dladdr(real, out var info));
-        return (real, Marshal.PtrToStringUTF8(info.FileName)!, info.BaseAddress);
-    }
+    static (IntPtr Real, string Path, IntPtr Base) Library() =>
+        MklVendorCheck.Library() ?? throw new Xunit.Sdk.XunitException("this LibTorch's MKL should export its vendor check");
 
     [Fact]
     public void TheVendorCheckHasAWritableJumpSlotInLibTorchCpu()
@@ -70,16 +64,4 @@ public class MklVendorCheckTests
         double scale = exact.abs().max().item<double>();
         Assert.True((ours - exact).abs().max().item<double>() < 1e-5 * scale);
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    struct DlInfo
-    {
-        public IntPtr FileName;
-        public IntPtr BaseAddress;
-        public IntPtr SymbolName;
-        public IntPtr SymbolAddress;
-    }
-
-    [DllImport("libc", EntryPoint = "dladdr")]
-    static extern int dladdr(IntPtr address, out DlInfo info);
 }
