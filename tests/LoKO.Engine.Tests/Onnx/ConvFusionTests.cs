@@ -7,11 +7,37 @@ namespace LoKO.Engine.Tests.Onnx;
 
 /// <summary>
 /// The folded convolution runs channels-last with its Relu in place: gradients through it must be those of the
-/// nodes run one by one, and a hooked Relu must run as itself while its Conv and norm stay folded.
+/// nodes run one by one, and a hooked Relu must run as itself while its Conv and norm stay folded. A Conv that runs as
+/// its node reads its weight channels-last, as its activations are, with the graph's values.
 /// </summary>
 public class ConvFusionTests
 {
     const DataType F = DataType.Float;
+
+    [Fact]
+    public void EveryConvWeightIsChannelsLastInTheExecutorAndTheGraphKeepsItsOwn()
+    {
+        var model = FusionCases.ResidualBlock(new TinyModel(14).In("x", F, [2, 3, 6, 6]), "y").Out("y", F);
+        using var graph = OnnxGraph.FromProto(model.Proto(), "residual block");
+        using var executor = new GraphExecutor(graph, fuse: false);
+        var weights = graph.Nodes.Where(n => n.OpType == "Conv").Select(n => n.Inputs[1]).Distinct().ToList();
+        Assert.NotEmpty(weights);
+        foreach (var name in weights)
+        {
+            var ours = executor.Constant(name);
+            var theirs = graph.Initializers[name];
+            Assert.True(LoKO.Engine.Onnx.Ops.ChannelsLast.Is(ours), $"'{name}' should be channels-last in the executor");
+            Assert.True(theirs.is_contiguous(), $"the graph's '{name}' should stay as it was loaded");
+            Assert.True(ours.allclose(theirs, rtol: 0, atol: 0), $"'{name}' should hold the graph's values");
+        }
+        // And the node-by-node run still gives the fused plan's outputs (the channels-last weight is read as the same).
+        using var fused = new GraphExecutor(graph);
+        using var scope = torch.NewDisposeScope();
+        var x = ToTorch(model.Feeds().Single());
+        var a = executor.Run(new Dictionary<string, torch.Tensor> { ["x"] = x })["y"];
+        var b = fused.Run(new Dictionary<string, torch.Tensor> { ["x"] = x })["y"];
+        Assert.True(a.allclose(b, rtol: 1e-5, atol: 1e-5));
+    }
 
     [Fact]
     public void GradientsThroughAFusedResidualBlockAreThoseOfItsNodes()
