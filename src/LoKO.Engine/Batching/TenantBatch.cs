@@ -133,7 +133,12 @@ public static class TenantBatch
             if (begun[k] is not { } step) continue;
             try
             {
-                results[group[k]] = new(step.Finish(gradients[k]), null, true);
+                // Each tenant's algebra in a scope of its own: 64 tenants' temporaries (a head covariance each) held
+                // until the batch ends cost more than the shared pass saved.
+                using var scope = NewDisposeScope();
+                var outcome = step.Finish(gradients[k]);
+                outcome.Predictions.MoveToOuterDisposeScope();
+                results[group[k]] = new(outcome, null, true);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
