@@ -2,7 +2,7 @@ using LoKO.Engine.Onnx;
 using LoKO.Server.Hosting;
 
 TorchThreading.PreferSleepingWorkers();
-NativeHeap.ReturnLargeBlocks();
+NativeHeap.ReuseLargeBlocks();
 WebApplication app;
 try
 {

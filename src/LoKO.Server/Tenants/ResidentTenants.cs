@@ -1,3 +1,4 @@
+using LoKO.Engine.Onnx;
 using LoKO.Server.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -136,10 +137,14 @@ public sealed class ResidentTenants(IOptions<LoKOOptions> options, ILogger<Resid
                 _bytes -= departed;
                 _departingBytes -= departed;
             }
-            if (!_byId.TryGetValue(tenantId, out var node) || !ReferenceEquals(node.Value.Owner, owner)) return;
-            _byId.Remove(tenantId);
-            Forget(node);
+            if (_byId.TryGetValue(tenantId, out var node) && ReferenceEquals(node.Value.Owner, owner))
+            {
+                _byId.Remove(tenantId);
+                Forget(node);
+            }
         }
+        // The heap reuses freed blocks (NativeHeap.ReuseLargeBlocks): the pages of the state just freed go back here.
+        NativeHeap.Trim();
     }
 
     void Depart(LinkedListNode<Entry> node)
