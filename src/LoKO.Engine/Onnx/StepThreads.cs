@@ -72,16 +72,12 @@ internal static class StepThreads
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     delegate int GetFn();
 
-    static (SetFn, SetFn, GetFn)? Resolve()
-    {
-        _ = get_num_threads();
-        // Looked up through libtorch_cpu, which also finds them in the OpenMP runtime it links. MKL's lower-case
-        // mkl_set_num_threads_local is its Fortran entry (an int*): the C one is the mixed-case name.
-        if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var lib)) return null;
-        return NativeLibrary.TryGetExport(lib, "omp_set_num_threads", out var omp)
-               && NativeLibrary.TryGetExport(lib, "omp_get_max_threads", out var max)
-               && NativeLibrary.TryGetExport(lib, "MKL_Set_Num_Threads_Local", out var mkl)
+    static (SetFn, SetFn, GetFn)? Resolve() =>
+        // OpenMP's are found through libtorch_cpu, which links that runtime. MKL's lower-case mkl_set_num_threads_local
+        // is its Fortran entry (an int*): the C one is the mixed-case name.
+        Platform.LibTorchCpu.TryGetExport("omp_set_num_threads", out var omp)
+        && Platform.LibTorchCpu.TryGetExport("omp_get_max_threads", out var max)
+        && Platform.LibTorchCpu.TryGetExport("MKL_Set_Num_Threads_Local", out var mkl)
             ? (Marshal.GetDelegateForFunctionPointer<SetFn>(omp), Marshal.GetDelegateForFunctionPointer<SetFn>(mkl), Marshal.GetDelegateForFunctionPointer<GetFn>(max))
             : null;
-    }
 }

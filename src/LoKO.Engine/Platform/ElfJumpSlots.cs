@@ -10,7 +10,7 @@ namespace LoKO.Engine.Platform;
 /// (ELF-64 Object File Format 1.5 and the x86-64 psABI); only the headers and the dynamic symbol and relocation
 /// tables are read, never the whole file.
 /// </summary>
-public sealed record ElfJumpSlots(ulong? SlotOffset, bool SlotWritable, ulong MappedBytes)
+internal sealed record ElfJumpSlots(ulong? SlotOffset, bool SlotWritable, ulong MappedBytes)
 {
     const uint ShtRela = 4, ShtDynSym = 11, PtLoad = 1, PtGnuRelro = 0x6474e552, PfWrite = 2;
     const uint RX8664JumpSlot = 7;

@@ -79,10 +79,7 @@ public static class MklVendorCheck
     /// </summary>
     internal static (IntPtr Check, string Path, IntPtr Base)? Library()
     {
-        // TorchSharp loads LibTorch on its first call; by its soname the loader then hands back that copy.
-        _ = TorchSharp.torch.get_num_threads();
-        if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var lib) || !NativeLibrary.TryGetExport(lib, Symbol, out var check)
-            || dladdr(check, out var info) == 0 || info.FileName == IntPtr.Zero)
+        if (!LibTorchCpu.TryGetExport(Symbol, out var check) || dladdr(check, out var info) == 0 || info.FileName == IntPtr.Zero)
             return null;
         return (check, Marshal.PtrToStringUTF8(info.FileName)!, info.BaseAddress);
     }

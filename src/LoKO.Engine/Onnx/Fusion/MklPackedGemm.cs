@@ -55,15 +55,12 @@ internal static class MklPackedGemm
 
     static (PackGetSizeFn, PackFn, ComputeFn, MaxThreadsFn)? Resolve()
     {
-        if (!OperatingSystem.IsLinux()) return null;
-        // TorchSharp has loaded LibTorch by the time a plan is built: by its soname, the loader hands back that copy.
-        _ = get_num_threads();
+        // Before MKL's first product, which fixes the kernels it takes.
         Platform.MklVendorCheck.Apply();
-        if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var lib)) return null;
-        return NativeLibrary.TryGetExport(lib, "cblas_sgemm_pack_get_size", out var size)
-               && NativeLibrary.TryGetExport(lib, "cblas_sgemm_pack", out var pack)
-               && NativeLibrary.TryGetExport(lib, "cblas_sgemm_compute", out var compute)
-               && NativeLibrary.TryGetExport(lib, "mkl_get_max_threads", out var threads)
+        return Platform.LibTorchCpu.TryGetExport("cblas_sgemm_pack_get_size", out var size)
+               && Platform.LibTorchCpu.TryGetExport("cblas_sgemm_pack", out var pack)
+               && Platform.LibTorchCpu.TryGetExport("cblas_sgemm_compute", out var compute)
+               && Platform.LibTorchCpu.TryGetExport("mkl_get_max_threads", out var threads)
             ? (Marshal.GetDelegateForFunctionPointer<PackGetSizeFn>(size), Marshal.GetDelegateForFunctionPointer<PackFn>(pack),
                Marshal.GetDelegateForFunctionPointer<ComputeFn>(compute), Marshal.GetDelegateForFunctionPointer<MaxThreadsFn>(threads))
             : null;
